@@ -1,0 +1,122 @@
+"""flatstream: durable, replayable, checksummed streams of FlatBuffers messages.
+
+The wire format is the Rust ``flatstream`` crate's (v0.2.7), byte for byte:
+``[u32 LE length][0/2/4/8-byte checksum][payload]``.
+
+    import flatstream as fs
+
+    with fs.open("events.bin", "wb", checksum="xxh3_64") as w:
+        w.write_payload(b"...")
+    with fs.open("events.bin", "rb", checksum="xxh3_64") as r:
+        for payload in r:
+            ...
+"""
+
+from __future__ import annotations
+
+from . import _kernels
+from ._open import open
+from .checksums import (
+    CHECKSUMS,
+    BuiltinChecksum,
+    Checksum,
+    Crc16,
+    Crc32,
+    Crc32c,
+    NoChecksum,
+    XxHash64,
+    Xxh3_64,
+    resolve_checksum,
+)
+from .decoder import END, NEED_DATA, FrameDecoder
+from .errors import (
+    ChecksumMismatch,
+    FlatstreamError,
+    InvalidFrame,
+    UnexpectedEof,
+    ValidationFailed,
+)
+from .framing import (
+    DEFAULT_MAX_FRAME_LEN,
+    MAX_PAYLOAD_LEN,
+    ChecksumDeframer,
+    ChecksumFramer,
+    DefaultDeframer,
+    DefaultFramer,
+    Deframer,
+    Framer,
+)
+from .memory import (
+    AdaptiveWatermarkPolicy,
+    MemoryPolicy,
+    NoOpPolicy,
+    ReclamationInfo,
+    ReclamationReason,
+    SizeThresholdPolicy,
+)
+from .reader import StreamReader
+from .recovery import RecoveryEnd, RecoveryReport, recover, recover_file
+from .validation import (
+    CompositeValidator,
+    NoValidator,
+    SizeValidator,
+    TableRootValidator,
+    TypedValidator,
+    Validator,
+)
+from .writer import StreamWriter, finished_bytes
+
+__version__ = "0.1.0"
+
+#: "native" when the Rust kernels are in use, "python" for the pure twins.
+KERNELS = _kernels.IMPLEMENTATION
+
+__all__ = [
+    "open",
+    "KERNELS",
+    "CHECKSUMS",
+    "BuiltinChecksum",
+    "Checksum",
+    "Crc16",
+    "Crc32",
+    "Crc32c",
+    "NoChecksum",
+    "XxHash64",
+    "Xxh3_64",
+    "resolve_checksum",
+    "END",
+    "NEED_DATA",
+    "FrameDecoder",
+    "ChecksumMismatch",
+    "FlatstreamError",
+    "InvalidFrame",
+    "UnexpectedEof",
+    "ValidationFailed",
+    "DEFAULT_MAX_FRAME_LEN",
+    "MAX_PAYLOAD_LEN",
+    "ChecksumDeframer",
+    "ChecksumFramer",
+    "DefaultDeframer",
+    "DefaultFramer",
+    "Deframer",
+    "Framer",
+    "AdaptiveWatermarkPolicy",
+    "MemoryPolicy",
+    "NoOpPolicy",
+    "ReclamationInfo",
+    "ReclamationReason",
+    "SizeThresholdPolicy",
+    "StreamReader",
+    "RecoveryEnd",
+    "RecoveryReport",
+    "recover",
+    "recover_file",
+    "CompositeValidator",
+    "NoValidator",
+    "SizeValidator",
+    "TableRootValidator",
+    "TypedValidator",
+    "Validator",
+    "StreamWriter",
+    "finished_bytes",
+]

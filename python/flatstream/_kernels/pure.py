@@ -1,0 +1,131 @@
+"""Pure-Python twins of the native kernels (``src/*.rs``): same signatures,
+same results. They are the reference the native code is tested against, and
+the fallback where the extension is not built.
+"""
+
+from __future__ import annotations
+
+import binascii
+import struct
+import zlib
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple
+
+import crc32c as _crc32c
+import xxhash
+
+LENGTH = struct.Struct("<I")
+
+_ALGORITHMS: Dict[str, Tuple[int, Callable[[Any], int]]] = {
+    "none": (0, lambda data: 0),
+    "crc16": (2, lambda data: binascii.crc_hqx(data, 0)),
+    "crc32": (4, zlib.crc32),
+    "crc32c": (4, _crc32c.crc32c),
+    "xxh3_64": (8, xxhash.xxh3_64_intdigest),
+}
+_ALGORITHMS["xxhash64"] = _ALGORITHMS["xxh3_64"]
+
+
+def _algorithm(name: str) -> Tuple[int, Callable[[Any], int]]:
+    try:
+        return _ALGORITHMS[name]
+    except KeyError:
+        raise ValueError(f"unknown checksum algorithm {name!r}") from None
+
+
+def _bytes_view(data: Any) -> memoryview:
+    view = memoryview(data)
+    if not view.c_contiguous:
+        raise ValueError("buffer must be C-contiguous")
+    return view.cast("B") if view.format != "B" or view.ndim != 1 else view
+
+
+def checksum(name: str, data: Any) -> int:
+    """The checksum of ``data`` with the built-in algorithm ``name``."""
+    return _algorithm(name)[1](_bytes_view(data))
+
+
+def scan(
+    data: Any,
+    start: int,
+    width: int,
+    verify: Optional[str],
+    max_frame_len: int,
+    max_frames: int,
+) -> Tuple[bytes, bytes, int, int, int, int]:
+    """Finds the complete, valid frames in ``data[start:]``.
+
+    Returns ``(offsets, lengths, stop, status, detail_a, detail_b)``: frame start
+    offsets as packed little-endian u64, payload lengths as packed u32, the first
+    offset not covered by a good frame, and a status (see ``flatstream._kernels``):
+    CLEAN (ends on a boundary), PARTIAL (``detail_a`` = bytes the frame at ``stop``
+    needs), LIMIT (``detail_a`` = declared length, ``detail_b`` = limit), CHECKSUM
+    (``detail_a`` = stored, ``detail_b`` = calculated) or MAX_FRAMES.
+    With ``verify`` None the checksum field is skipped, not checked.
+    """
+    if not 0 <= width <= 8:
+        raise ValueError("checksum width must be 0..=8")
+    compute = None
+    if verify is not None:
+        algo_width, compute = _algorithm(verify)
+        if algo_width != width:
+            raise ValueError("width does not match the algorithm")
+    view = _bytes_view(data)
+    end = len(view)
+    header = 4 + width
+    offsets: list = []
+    lengths: list = []
+    pos = min(start, end)
+    status, detail_a, detail_b = 0, 0, 0
+    while True:
+        remaining = end - pos
+        if remaining == 0:
+            status = 0
+            break
+        if len(offsets) >= max_frames:
+            status = 4
+            break
+        if remaining < header:
+            status, detail_a = 1, header
+            break
+        (declared,) = LENGTH.unpack_from(view, pos)
+        if declared > max_frame_len:
+            status, detail_a, detail_b = 2, declared, max_frame_len
+            break
+        total = header + declared
+        if remaining < total:
+            status, detail_a = 1, total
+            break
+        if compute is not None:
+            stored = int.from_bytes(view[pos + 4 : pos + header], "little")
+            calculated = compute(view[pos + header : pos + total])
+            if stored != calculated:
+                status, detail_a, detail_b = 3, stored, calculated
+                break
+        offsets.append(pos)
+        lengths.append(declared)
+        pos += total
+    count = len(offsets)
+    return (
+        struct.pack(f"<{count}Q", *offsets),
+        struct.pack(f"<{count}I", *lengths),
+        pos,
+        status,
+        detail_a,
+        detail_b,
+    )
+
+
+def frame_many(payloads: Iterable[Any], width: int, algorithm: str) -> bytes:
+    """Every payload framed with ``algorithm``, back to back, in one buffer."""
+    algo_width, compute = _algorithm(algorithm)
+    if algo_width != width:
+        raise ValueError("width does not match the algorithm")
+    parts = []
+    for payload in payloads:
+        view = _bytes_view(payload)
+        if len(view) > 0xFFFFFFFF:
+            raise OverflowError("payload longer than 2**32-1 bytes")
+        parts.append(LENGTH.pack(len(view)))
+        parts.append(compute(view).to_bytes(width, "little"))
+        parts.append(view)
+    return b"".join(parts)

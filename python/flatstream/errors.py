@@ -1,0 +1,125 @@
+"""The error hierarchy: every flatstream error is a :class:`FlatstreamError`
+and also the builtin a Python user would catch for it.
+
+``OSError`` from a source or sink is never wrapped: a device fault is not a
+torn frame.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+__all__ = [
+    "FlatstreamError",
+    "InvalidFrame",
+    "ChecksumMismatch",
+    "UnexpectedEof",
+    "ValidationFailed",
+]
+
+
+class FlatstreamError(Exception):
+    """Base of every error flatstream raises itself.
+
+    ``offset`` is the byte offset of the frame concerned, where the reader or
+    writer knows it (the reader fills it in as the error passes through).
+    """
+
+    offset: Optional[int] = None
+
+    def _describe(self) -> str:
+        return super().__str__()
+
+    def __str__(self) -> str:
+        where = "" if self.offset is None else f" (frame at byte {self.offset})"
+        return f"{self._describe()}{where}"
+
+    def __reduce__(self) -> Any:
+        # Errors cross process boundaries (multiprocessing, pickle): keep every field.
+        return (_rebuild, (type(self), self.__dict__.copy()))
+
+
+def _rebuild(cls: type, fields: dict) -> FlatstreamError:
+    error: FlatstreamError = Exception.__new__(cls)
+    Exception.__init__(error)
+    error.__dict__.update(fields)
+    return error
+
+
+class InvalidFrame(FlatstreamError, ValueError):
+    """A declared length is over the limit, or a payload cannot be framed."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        declared_len: Optional[int] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.declared_len = declared_len
+        self.limit = limit
+        self.offset = offset
+
+    def _describe(self) -> str:
+        if self.declared_len is None:
+            return self.reason
+        return f"{self.reason}: length {self.declared_len} exceeds the limit of {self.limit}"
+
+
+class ChecksumMismatch(FlatstreamError, ValueError):
+    """The checksum stored in a frame differs from the one calculated over its payload."""
+
+    def __init__(
+        self, expected: int, calculated: int, *, width: int = 8, offset: Optional[int] = None
+    ) -> None:
+        super().__init__(expected, calculated)
+        self.expected = expected
+        self.calculated = calculated
+        self.width = width
+        self.offset = offset
+
+    def _describe(self) -> str:
+        digits = 2 * max(self.width, 1)
+        return (
+            f"checksum mismatch: stored 0x{self.expected:0{digits}x}, "
+            f"calculated 0x{self.calculated:0{digits}x}"
+        )
+
+
+class UnexpectedEof(FlatstreamError, EOFError):
+    """The input ended inside a frame: a torn frame."""
+
+    def __init__(
+        self,
+        reason: str = "input ended inside a frame",
+        *,
+        needed: Optional[int] = None,
+        available: Optional[int] = None,
+        offset: Optional[int] = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.needed = needed
+        self.available = available
+        self.offset = offset
+
+    def _describe(self) -> str:
+        if self.needed is None:
+            return self.reason
+        return f"{self.reason}: the frame needs {self.needed} bytes, {self.available} remain"
+
+
+class ValidationFailed(FlatstreamError, ValueError):
+    """A validator refused a payload. ``validator`` names it, ``reason`` says why."""
+
+    def __init__(self, validator: str, reason: str, *, offset: Optional[int] = None) -> None:
+        super().__init__(validator, reason)
+        self.validator = validator
+        self.reason = reason
+        self.offset = offset
+
+    def _describe(self) -> str:
+        return f"validation failed in {self.validator}: {self.reason}"

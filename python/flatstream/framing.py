@@ -1,0 +1,217 @@
+"""Framing strategies: how payloads become frames, and how frames are accepted.
+
+The strategies are small immutable objects that compose like the Rust crate's
+adapters: ``bounded(n)``, ``observed(cb)`` and ``with_validator(v)`` each
+return a new strategy wrapping the old one. As with the crate's adapters, the
+outermost one runs first on the write path (so ``f.observed(cb).bounded(n)``
+refuses an oversized payload before ``cb`` sees it) and the innermost one runs
+first on the read path, after the frame has been decoded and its checksum
+verified.
+
+The bytes themselves are produced by the kernels (see ``_kernels``) and parsed
+by :class:`~flatstream.decoder.FrameDecoder`.
+"""
+
+from __future__ import annotations
+
+import copy
+import struct
+from typing import Any, Callable, Iterable, Optional, Tuple
+
+from . import _kernels
+from .checksums import Checksum, ChecksumLike, is_builtin, resolve_checksum
+from .errors import InvalidFrame
+from .validation import Validator
+
+__all__ = [
+    "MAX_PAYLOAD_LEN",
+    "DEFAULT_MAX_FRAME_LEN",
+    "Framer",
+    "DefaultFramer",
+    "ChecksumFramer",
+    "Deframer",
+    "DefaultDeframer",
+    "ChecksumDeframer",
+]
+
+#: The format's ceiling: the length prefix is a u32.
+MAX_PAYLOAD_LEN = 0xFFFFFFFF
+#: A reader's default limit: 2 GiB, the FlatBuffers maximum.
+DEFAULT_MAX_FRAME_LEN = 1 << 31
+
+Step = Callable[[Any], None]
+
+_HEADER_FORMATS = {0: "<I", 2: "<IH", 4: "<II", 8: "<IQ"}
+
+
+def _header_packer(checksum: Checksum) -> Callable[[int, int], bytes]:
+    """A function (payload length, checksum value) -> header bytes."""
+    width = checksum.width
+    fmt = _HEADER_FORMATS.get(width)
+    if fmt is not None:
+        packer = struct.Struct(fmt).pack
+        if width == 0:
+            return lambda length, value: packer(length)
+        return packer
+    mask = (1 << (8 * width)) - 1
+    length_packer = struct.Struct("<I").pack
+    return lambda length, value: length_packer(length) + (value & mask).to_bytes(width, "little")
+
+
+def _bounded_step(limit: int) -> Step:
+    def check(payload: Any) -> None:
+        size = len(payload)
+        if size > limit:
+            raise InvalidFrame("payload too long", declared_len=size, limit=limit)
+
+    return check
+
+
+def _validator_step(validator: Validator) -> Step:
+    return validator.validate
+
+
+class Framer:
+    """Frames payloads as ``[u32 length][checksum][payload]``.
+
+    Immutable: the composition methods return new framers.
+    """
+
+    def __init__(self, checksum: ChecksumLike = "none") -> None:
+        self.checksum: Checksum = resolve_checksum(checksum)
+        self.limit: int = MAX_PAYLOAD_LEN
+        self._steps: Tuple[Step, ...] = ()
+        self._pack_header = _header_packer(self.checksum)
+        self._compute = self.checksum.compute if self.checksum.width else None
+
+    def _wrapped(self, step: Step) -> "Framer":
+        framer = copy.copy(self)
+        framer._steps = (step,) + self._steps  # the newest adapter is the outermost
+        return framer
+
+    def bounded(self, max_len: int) -> "Framer":
+        """Refuse payloads longer than ``max_len`` with InvalidFrame, writing nothing."""
+        if max_len < 0:
+            raise ValueError("max_len must be >= 0")
+        framer = self._wrapped(_bounded_step(max_len))
+        framer.limit = min(self.limit, max_len)
+        return framer
+
+    def observed(self, callback: Callable[[Any], Any]) -> "Framer":
+        """Call ``callback(payload)`` once per payload, before it is framed."""
+        return self._wrapped(callback)
+
+    def with_validator(self, validator: Validator) -> "Framer":
+        """Run ``validator`` on every payload before any byte of its frame is written."""
+        return self._wrapped(_validator_step(validator))
+
+    def check(self, payload: Any) -> None:
+        """Run the adapters and the format's own length check; raise to refuse."""
+        for step in self._steps:
+            step(payload)
+        if len(payload) > MAX_PAYLOAD_LEN:
+            raise InvalidFrame(
+                "payload too long for the format", declared_len=len(payload), limit=MAX_PAYLOAD_LEN
+            )
+
+    def header(self, payload: Any) -> bytes:
+        """The length and checksum that precede ``payload`` (after :meth:`check`)."""
+        value = self._compute(payload) if self._compute is not None else 0
+        return self._pack_header(len(payload), value)
+
+    def frame(self, payload: Any) -> bytes:
+        """One complete frame as bytes (checks included)."""
+        self.check(payload)
+        return self.header(payload) + bytes(payload)
+
+    def frame_many(self, payloads: Iterable[Any]) -> bytes:
+        """Many frames back to back in one buffer; every payload is checked
+        before any is framed, so a refusal frames nothing."""
+        items = [p if isinstance(p, (bytes, bytearray, memoryview)) else memoryview(p) for p in payloads]
+        for payload in items:
+            self.check(payload)
+        if is_builtin(self.checksum):
+            return _kernels.frame_many(items, self.checksum.width, self.checksum.name)  # type: ignore[no-any-return]
+        return b"".join(self.header(p) + bytes(p) for p in items)
+
+    def __repr__(self) -> str:
+        extra = f", limit={self.limit}" if self.limit != MAX_PAYLOAD_LEN else ""
+        steps = f", {len(self._steps)} adapters" if self._steps else ""
+        return f"{type(self).__name__}({self.checksum.name!r}{extra}{steps})"
+
+
+class DefaultFramer(Framer):
+    """Frames without a checksum: ``[u32 length][payload]``."""
+
+    def __init__(self) -> None:
+        super().__init__("none")
+
+
+class ChecksumFramer(Framer):
+    """Frames with a checksum: ``[u32 length][checksum][payload]``."""
+
+    def __init__(self, checksum: ChecksumLike) -> None:
+        super().__init__(checksum)
+
+
+class Deframer:
+    """How frames are read: the checksum to verify, the length limit, and the
+    adapters (validators, observers) each decoded payload passes through.
+
+    ``max_frame_len`` (default 2 GiB) is checked before any buffer is sized
+    from a declared length. Immutable: the composition methods return new ones.
+    """
+
+    def __init__(self, checksum: ChecksumLike = "none", max_frame_len: Optional[int] = None) -> None:
+        self.checksum: Checksum = resolve_checksum(checksum)
+        if max_frame_len is None:
+            max_frame_len = DEFAULT_MAX_FRAME_LEN
+        if max_frame_len < 0:
+            raise ValueError("max_frame_len must be >= 0")
+        self.max_frame_len: int = min(max_frame_len, MAX_PAYLOAD_LEN)
+        self._steps: Tuple[Step, ...] = ()
+
+    @property
+    def steps(self) -> Tuple[Step, ...]:
+        """The adapters, in the order they run on each payload."""
+        return self._steps
+
+    def _wrapped(self, step: Step) -> "Deframer":
+        deframer = copy.copy(self)
+        deframer._steps = self._steps + (step,)  # the newest adapter runs last
+        return deframer
+
+    def bounded(self, max_len: int) -> "Deframer":
+        """Lower the length limit to ``max_len``."""
+        deframer = copy.copy(self)
+        deframer.max_frame_len = min(self.max_frame_len, max_len)
+        return deframer
+
+    def observed(self, callback: Callable[[Any], Any]) -> "Deframer":
+        """Call ``callback(payload)`` once per accepted frame."""
+        return self._wrapped(callback)
+
+    def with_validator(self, validator: Validator) -> "Deframer":
+        """Refuse payloads that ``validator`` refuses (ValidationFailed)."""
+        return self._wrapped(_validator_step(validator))
+
+    def __repr__(self) -> str:
+        steps = f", {len(self._steps)} adapters" if self._steps else ""
+        return (
+            f"{type(self).__name__}({self.checksum.name!r}, "
+            f"max_frame_len={self.max_frame_len}{steps})"
+        )
+
+
+class DefaultDeframer(Deframer):
+    """Reads frames without a checksum."""
+
+    def __init__(self, max_frame_len: Optional[int] = None) -> None:
+        super().__init__("none", max_frame_len)
+
+
+class ChecksumDeframer(Deframer):
+    """Reads frames with a checksum and verifies every payload against it."""
+
+    def __init__(self, checksum: ChecksumLike, max_frame_len: Optional[int] = None) -> None:
+        super().__init__(checksum, max_frame_len)

@@ -1,0 +1,226 @@
+"""StreamWriter: frames messages onto a binary sink.
+
+Three ways in, from simplest to fastest:
+
+* ``write(item)``: simple mode. A ``str`` becomes a FlatBuffer string root (as
+  the Rust crate does); an object with ``serialize(builder)`` fills and
+  finishes the writer's own reused ``flatbuffers.Builder``; an ``@fs.table``
+  instance goes through its compiled codec; a bytes-like is written as is.
+* ``write_finished(builder)``: expert mode; the finished bytes of your builder
+  are framed without the copy ``Builder.Output()`` makes.
+* ``write_payload(data)``: any bytes-like, framed as is.
+
+``write_many`` frames a batch into one buffer and hands it to the sink in one
+call. A validator or limit refuses a payload before any byte of it is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Iterable, Optional
+
+import flatbuffers
+
+from ._io import write_all
+from .framing import DefaultFramer, Framer
+from .memory import BASELINE_CAPACITY, MemoryPolicy, ReclamationInfo
+
+__all__ = ["StreamWriter", "finished_bytes"]
+
+# Frames up to this size go to the sink as one buffer (one syscall on a raw
+# sink); larger ones as header + payload, so the payload is never copied.
+_JOIN_BELOW = 4096
+
+
+def _as_is(data: Any) -> Any:
+    return data
+
+
+def finished_bytes(builder: flatbuffers.Builder) -> memoryview:
+    """The finished buffer of ``builder`` as a view (what ``Output()`` copies)."""
+    if not getattr(builder, "finished", False):
+        raise ValueError("the builder is not finished: call builder.Finish(root) first")
+    return memoryview(builder.Bytes)[builder.Head() :]
+
+
+class StreamWriter:
+    """Writes framed messages to ``sink`` (any object with ``write``).
+
+    The sink is flushed by :meth:`flush` and :meth:`close`; it is closed only
+    with ``close_sink=True`` (as :func:`flatstream.open` does). ``OSError``
+    from the sink propagates unchanged; after one, the frame it interrupted
+    may be torn (see :func:`flatstream.recover`) and the writer refuses to go
+    on, so a good frame never follows a torn one.
+    """
+
+    def __init__(
+        self,
+        sink: Any,
+        framer: Optional[Framer] = None,
+        *,
+        memory_policy: Optional[MemoryPolicy] = None,
+        builder_capacity: int = BASELINE_CAPACITY,
+        close_sink: bool = False,
+    ) -> None:
+        self.framer: Framer = framer if framer is not None else DefaultFramer()
+        self._sink = sink
+        self._write = sink.write
+        self._close_sink = close_sink
+        self._policy = memory_policy
+        self._baseline = builder_capacity
+        self._builder = flatbuffers.Builder(builder_capacity)
+        self._encoders: Dict[type, Callable[[Any], Any]] = {}
+        self._failed: Optional[BaseException] = None
+        self.closed = False
+        #: Frames and bytes (headers included) handed to the sink so far.
+        self.frames_written = 0
+        self.bytes_written = 0
+
+    # -- simple mode -----------------------------------------------------
+
+    @property
+    def builder(self) -> flatbuffers.Builder:
+        """The internal builder simple mode reuses (replaced by a memory-policy reset)."""
+        return self._builder
+
+    def write(self, item: Any) -> None:
+        """Serialize ``item`` (see the module docstring) and write it as one frame."""
+        encode = self._encoders.get(type(item))
+        if encode is None:
+            encode = self._encoder_for(type(item))
+        payload = encode(item)
+        self.write_payload(payload)
+        if self._policy is not None:
+            self._apply_policy(len(payload))
+
+    def _encoder_for(self, cls: type) -> Callable[[Any], Any]:
+        encode: Callable[[Any], Any]
+        if issubclass(cls, str):
+            encode = self._encode_str
+        elif issubclass(cls, (bytes, bytearray, memoryview)):
+            encode = _as_is
+        elif callable(getattr(cls, "serialize", None)):
+            encode = self._encode_serializable
+        elif getattr(cls, "__flatstream_table__", None) is not None:
+            from .schema import codec
+
+            encode = codec(cls).encode
+        else:
+            raise TypeError(
+                f"cannot write a {cls.__name__}: give it serialize(builder), decorate it "
+                "with @flatstream.table, or pass bytes to write_payload()"
+            )
+        self._encoders[cls] = encode
+        return encode
+
+    def _encode_str(self, text: str) -> memoryview:
+        builder = self._builder
+        builder.Clear()
+        builder.Finish(builder.CreateString(text))
+        return finished_bytes(builder)
+
+    def _encode_serializable(self, item: Any) -> memoryview:
+        builder = self._builder
+        builder.Clear()
+        item.serialize(builder)
+        return finished_bytes(builder)
+
+    def _apply_policy(self, size: int) -> None:
+        assert self._policy is not None
+        capacity = len(self._builder.Bytes)
+        reason = self._policy.should_reset(size, capacity)
+        if reason is None:
+            return
+        # A new builder, not Clear(): Clear keeps the grown bytearray.
+        self._builder = flatbuffers.Builder(self._baseline)
+        self._policy.on_reclaim(
+            ReclamationInfo(reason, size, capacity, len(self._builder.Bytes))
+        )
+
+    # -- expert mode -----------------------------------------------------
+
+    def write_finished(self, builder: flatbuffers.Builder) -> None:
+        """Frame the finished buffer of ``builder`` without copying it."""
+        self.write_payload(finished_bytes(builder))
+
+    def write_payload(self, data: Any) -> None:
+        """Frame ``data`` (any bytes-like object) as is."""
+        self._check_open()
+        framer = self.framer
+        framer.check(data)
+        header = framer.header(data)
+        size = len(data)
+        if size < _JOIN_BELOW:
+            self._put(header + data if isinstance(data, bytes) else header + bytes(data))
+        else:
+            self._put(header)
+            self._put(data)
+        self.frames_written += 1
+        self.bytes_written += len(header) + size
+
+    def write_many(self, items: Iterable[Any]) -> int:
+        """Write many messages in one call to the sink; returns how many.
+
+        Items may be bytes-likes, finished builders, or anything ``write``
+        takes. Every payload is checked before any is written, so a refusal
+        writes nothing of the batch.
+        """
+        self._check_open()
+        payloads = [self._payload_of(item) for item in items]
+        data = self.framer.frame_many(payloads)
+        self._put(data)
+        self.frames_written += len(payloads)
+        self.bytes_written += len(data)
+        return len(payloads)
+
+    def _payload_of(self, item: Any) -> Any:
+        if isinstance(item, (bytes, bytearray, memoryview)):
+            return item
+        if isinstance(item, flatbuffers.Builder):
+            return finished_bytes(item)
+        encode = self._encoders.get(type(item)) or self._encoder_for(type(item))
+        # Simple mode reuses one builder, so each payload is copied out of it.
+        return bytes(encode(item))
+
+    # -- the sink --------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError("write to a closed StreamWriter")
+        if self._failed is not None:
+            raise ValueError(
+                "this StreamWriter stopped after a failed write; the last frame may be torn"
+            ) from self._failed
+
+    def _put(self, data: Any) -> None:
+        try:
+            write_all(self._write, data)
+        except BaseException as exc:
+            self._failed = exc
+            raise
+
+    def flush(self) -> None:
+        """Flush the sink, if it buffers."""
+        flush = getattr(self._sink, "flush", None)
+        if flush is not None:
+            flush()
+
+    def close(self) -> None:
+        """Flush, and close the sink if this writer owns it. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if self._failed is None:
+                self.flush()
+        finally:
+            if self._close_sink:
+                self._sink.close()
+
+    def __enter__(self) -> "StreamWriter":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<StreamWriter {self.framer!r} frames={self.frames_written}>"

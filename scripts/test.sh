@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The test command: sets up .venv if needed, builds the package and its Rust
+# extension, then runs every check CI runs. Long benchmarks and fuzz campaigns
+# are not here (see README: scripts/bench.sh, scripts/fuzz.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade "pip>=24"
+.venv/bin/python -m pip install --quiet -e ".[test]"
+
+echo "== cargo fmt / clippy / test"
+cargo fmt --check
+cargo clippy --all-targets --features python -- -D warnings
+cargo test --quiet
+
+echo "== ruff / mypy"
+.venv/bin/ruff check python tests benchmarks
+.venv/bin/mypy
+
+echo "== pytest (every test in both kernel modes)"
+set +e
+.venv/bin/python -m pytest -q "$@"
+status=$?
+set -e
+if [ "$status" -eq 5 ]; then
+    echo "pytest collected no tests: that is a failure here" >&2
+    exit 1
+fi
+exit "$status"

@@ -1,0 +1,13 @@
+//! Native kernels of flatstream: the loops Python should not run per frame.
+//!
+//! The kernels themselves are plain Rust over byte slices (so `cargo test` and
+//! cargo-fuzz exercise them without Python); `python` binds them with PyO3.
+//! Each binding has a pure-Python twin in `python/flatstream/_kernels/pure.py`
+//! with the same signature and results.
+
+pub mod checksum;
+pub mod frame;
+pub mod scan;
+
+#[cfg(feature = "python")]
+mod python;

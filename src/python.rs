@@ -1,0 +1,134 @@
+//! PyO3 bindings of the kernels. Signatures mirror `flatstream/_kernels/pure.py`.
+
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::{PyOverflowError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::checksum::Algorithm;
+use crate::frame::{frame_into, frame_size};
+use crate::scan::scan as scan_frames;
+
+/// Borrows the bytes behind a buffer-protocol object.
+fn bytes_of<'a>(_py: Python<'a>, buf: &'a PyBuffer<u8>) -> PyResult<&'a [u8]> {
+    if !buf.is_c_contiguous() {
+        return Err(PyValueError::new_err("buffer must be C-contiguous"));
+    }
+    // SAFETY: `PyBuffer::get` succeeded, so `buf_ptr()` points to `len_bytes()`
+    // initialised bytes that stay allocated while `buf` holds the export (the
+    // exporter may not resize or free them meanwhile: a bytearray refuses to
+    // resize while exported, mmap refuses to close). The buffer is C-contiguous
+    // with item size 1 (`PyBuffer<u8>` checks the format), so the bytes form one
+    // slice. The returned lifetime is tied to both `buf` and the GIL token: no
+    // Python code runs while the slice is alive, so nothing writes through
+    // another view meanwhile. A zero-length buffer may carry a dangling pointer,
+    // so it is answered with an empty slice instead. Exercised by the Python
+    // test suite over bytes, bytearray, memoryview slices and mmap.
+    if buf.len_bytes() == 0 {
+        return Ok(&[]);
+    }
+    Ok(unsafe { std::slice::from_raw_parts(buf.buf_ptr() as *const u8, buf.len_bytes()) })
+}
+
+fn algorithm(name: &str) -> PyResult<Algorithm> {
+    Algorithm::from_name(name)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown checksum algorithm {name:?}")))
+}
+
+/// checksum(name, data) -> int: the checksum of `data` with a built-in algorithm.
+#[pyfunction]
+fn checksum(py: Python<'_>, name: &str, data: PyBuffer<u8>) -> PyResult<u64> {
+    let algo = algorithm(name)?;
+    Ok(algo.compute(bytes_of(py, &data)?))
+}
+
+type ScanTuple<'py> = (
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+    usize,
+    u8,
+    u64,
+    u64,
+);
+
+/// scan(data, start, width, verify, max_frame_len, max_frames) ->
+/// (offsets u64 LE bytes, lengths u32 LE bytes, stop, status, detail_a, detail_b)
+#[pyfunction]
+#[pyo3(signature = (data, start, width, verify, max_frame_len, max_frames))]
+fn scan<'py>(
+    py: Python<'py>,
+    data: PyBuffer<u8>,
+    start: usize,
+    width: usize,
+    verify: Option<&str>,
+    max_frame_len: u64,
+    max_frames: usize,
+) -> PyResult<ScanTuple<'py>> {
+    if width > 8 {
+        return Err(PyValueError::new_err("checksum width must be 0..=8"));
+    }
+    let verify = verify.map(algorithm).transpose()?;
+    if let Some(algo) = verify {
+        if algo.width() != width {
+            return Err(PyValueError::new_err("width does not match the algorithm"));
+        }
+    }
+    let s = scan_frames(
+        bytes_of(py, &data)?,
+        start,
+        width,
+        verify,
+        max_frame_len,
+        max_frames,
+    );
+    let offsets: Vec<u8> = s.offsets.iter().flat_map(|o| o.to_le_bytes()).collect();
+    let lengths: Vec<u8> = s.lengths.iter().flat_map(|l| l.to_le_bytes()).collect();
+    Ok((
+        PyBytes::new(py, &offsets),
+        PyBytes::new(py, &lengths),
+        s.stop,
+        s.status as u8,
+        s.detail_a,
+        s.detail_b,
+    ))
+}
+
+/// frame_many(payloads, width, algorithm) -> bytes: every payload framed, back to back.
+#[pyfunction]
+fn frame_many<'py>(
+    py: Python<'py>,
+    payloads: &Bound<'py, PyAny>,
+    width: usize,
+    algorithm_name: &str,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let algo = algorithm(algorithm_name)?;
+    if algo.width() != width {
+        return Err(PyValueError::new_err("width does not match the algorithm"));
+    }
+    let mut buffers = Vec::new();
+    let mut total = 0usize;
+    for item in payloads.try_iter()? {
+        let buf = PyBuffer::<u8>::get(&item?)?;
+        if buf.len_bytes() > u32::MAX as usize {
+            return Err(PyOverflowError::new_err(
+                "payload longer than 2**32-1 bytes",
+            ));
+        }
+        total += frame_size(buf.len_bytes(), width);
+        buffers.push(buf);
+    }
+    let mut out = Vec::with_capacity(total);
+    for buf in &buffers {
+        let bytes = bytes_of(py, buf)?;
+        frame_into(&mut out, bytes, width, algo.compute(bytes));
+    }
+    Ok(PyBytes::new(py, &out))
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(checksum, m)?)?;
+    m.add_function(wrap_pyfunction!(scan, m)?)?;
+    m.add_function(wrap_pyfunction!(frame_many, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,94 @@
+"""The native kernels and their pure-Python twins give identical results."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flatstream import _kernels
+from flatstream._kernels import pure
+
+native = _kernels.native
+needs_native = pytest.mark.skipif(native is None, reason="extension not built")
+ALGOS = ["none", "crc16", "crc32", "crc32c", "xxh3_64"]
+WIDTH = {"none": 0, "crc16": 2, "crc32": 4, "crc32c": 4, "xxh3_64": 8}
+
+
+def test_ci_builds_the_extension() -> None:
+    # CI must exercise the native path; a missing build would silently test only the twins.
+    if os.environ.get("CI"):
+        assert native is not None
+
+
+def test_env_var_selects_the_twins() -> None:
+    code = "import flatstream; print(flatstream.KERNELS)"
+    env = dict(os.environ, FLATSTREAM_PURE_PYTHON="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "python", out.stderr
+
+
+@needs_native
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(ALGOS), st.binary(max_size=300))
+def test_checksum_twins_agree(algo: str, data: bytes) -> None:
+    assert native.checksum(algo, data) == pure.checksum(algo, data)
+
+
+@needs_native
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.binary(max_size=200),
+    start=st.integers(0, 210),
+    algo=st.sampled_from(ALGOS + [None]),
+    width=st.sampled_from([0, 2, 3, 4, 8]),
+    max_frame_len=st.integers(0, 300),
+    max_frames=st.integers(1, 20),
+)
+def test_scan_twins_agree_on_any_bytes(
+    data: bytes, start: int, algo: "str | None", width: int, max_frame_len: int, max_frames: int
+) -> None:
+    if algo is not None:
+        width = WIDTH[algo]
+    args = (data, start, width, algo, max_frame_len, max_frames)
+    assert native.scan(*args) == pure.scan(*args)
+
+
+@needs_native
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=100), max_size=20), st.sampled_from(ALGOS))
+def test_frame_many_twins_agree(payloads: "list[bytes]", algo: str) -> None:
+    framed = native.frame_many(payloads, WIDTH[algo], algo)
+    assert framed == pure.frame_many(payloads, WIDTH[algo], algo)
+    # and the scan finds exactly those frames again
+    offsets, lengths, stop, status, _, _ = native.scan(framed, 0, WIDTH[algo], algo, 1 << 31, 10**6)
+    assert status == _kernels.CLEAN and stop == len(framed)
+    assert list(memoryview(lengths).cast("I")) == [len(p) for p in payloads]
+
+
+@pytest.mark.parametrize("kernel", [k for k in (native, pure) if k is not None])
+def test_kernels_take_any_buffer(kernel: object) -> None:
+    import array
+    import mmap
+
+    framed = pure.frame_many([b"abc", b"de"], 4, "crc32")
+    with mmap.mmap(-1, len(framed)) as mapped:
+        mapped[:] = framed
+        sources = [framed, bytearray(framed), memoryview(framed), mapped, array.array("B", framed)]
+        for source in sources:
+            assert kernel.scan(source, 0, 4, "crc32", 100, 100)[2:4] == (len(framed), 0)  # type: ignore[attr-defined]
+        del sources, source
+
+
+@pytest.mark.parametrize("kernel", [k for k in (native, pure) if k is not None])
+def test_kernels_refuse_bad_arguments(kernel: object) -> None:
+    with pytest.raises(ValueError):
+        kernel.checksum("md5", b"")  # type: ignore[attr-defined]
+    with pytest.raises(ValueError):
+        kernel.scan(b"", 0, 9, None, 1, 1)  # type: ignore[attr-defined]
+    with pytest.raises(ValueError):
+        kernel.scan(b"", 0, 2, "crc32", 1, 1)  # type: ignore[attr-defined]
