@@ -181,6 +181,16 @@ class EarlyEofSource(TrickleSource):
         return super().read(n)
 
 
+@contextlib.contextmanager
+def sparse_buffer(size: int) -> Iterator[mmap.mmap]:
+    """A read-only buffer of ``size`` zero bytes that costs neither memory nor
+    disk (a mapped sparse file) until someone reads it."""
+    with tempfile.TemporaryFile() as file:
+        file.truncate(size)
+        with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            yield mapped
+
+
 # -- sinks -------------------------------------------------------------------
 
 

@@ -58,6 +58,19 @@ def _header_packer(checksum: Checksum) -> Callable[[int, int], bytes]:
     return lambda length, value: length_packer(length) + (value & mask).to_bytes(width, "little")
 
 
+def byte_view(payload: Any) -> Any:
+    """``payload`` as something whose ``len()`` counts bytes: bytes and flat
+    byte views as they are, any other buffer (``array``, numpy, a cast
+    memoryview) as a flat ``B`` view of its bytes, without copying."""
+    if isinstance(payload, (bytes, bytearray)):
+        return payload
+    if isinstance(payload, memoryview) and payload.format == "B" and payload.ndim == 1:
+        return payload
+    view = memoryview(payload)
+    # len() of a view of wider items counts items: the frame length would lie.
+    return view if view.format == "B" and view.ndim == 1 else view.cast("B")
+
+
 def _bounded_step(limit: int) -> Step:
     def check(payload: Any) -> None:
         size = len(payload)
@@ -121,13 +134,14 @@ class Framer:
 
     def frame(self, payload: Any) -> bytes:
         """One complete frame as bytes (checks included)."""
+        payload = byte_view(payload)
         self.check(payload)
         return self.header(payload) + bytes(payload)
 
     def frame_many(self, payloads: Iterable[Any]) -> bytes:
         """Many frames back to back in one buffer; every payload is checked
         before any is framed, so a refusal frames nothing."""
-        items = [p if isinstance(p, (bytes, bytearray, memoryview)) else memoryview(p) for p in payloads]
+        items = [byte_view(p) for p in payloads]
         for payload in items:
             self.check(payload)
         if is_builtin(self.checksum):

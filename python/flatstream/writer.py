@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, Iterable, Optional
 import flatbuffers
 
 from ._io import write_all
-from .framing import DefaultFramer, Framer
+from .framing import DefaultFramer, Framer, byte_view
 from .memory import BASELINE_CAPACITY, MemoryPolicy, ReclamationInfo
 
 __all__ = ["StreamWriter", "finished_bytes"]
@@ -86,13 +86,14 @@ class StreamWriter:
         """Serialize ``item`` (see the module docstring) and write it as one frame."""
         encode = self._encoders.get(type(item))
         if encode is None:
-            encode = self._encoder_for(type(item))
+            encode = self._encoder_for(item)
         payload = encode(item)
         self.write_payload(payload)
         if self._policy is not None:
             self._apply_policy(len(payload))
 
-    def _encoder_for(self, cls: type) -> Callable[[Any], Any]:
+    def _encoder_for(self, item: Any) -> Callable[[Any], Any]:
+        cls = type(item)
         encode: Callable[[Any], Any]
         if issubclass(cls, str):
             encode = self._encode_str
@@ -105,10 +106,14 @@ class StreamWriter:
 
             encode = codec(cls).encode
         else:
-            raise TypeError(
-                f"cannot write a {cls.__name__}: give it serialize(builder), decorate it "
-                "with @flatstream.table, or pass bytes to write_payload()"
-            )
+            try:
+                memoryview(item)  # any other bytes-like (array, numpy, mmap) goes as is
+            except TypeError:
+                raise TypeError(
+                    f"cannot write a {cls.__name__}: give it serialize(builder), decorate it "
+                    "with @flatstream.table, or pass bytes to write_payload()"
+                ) from None
+            encode = _as_is
         self._encoders[cls] = encode
         return encode
 
@@ -145,6 +150,7 @@ class StreamWriter:
     def write_payload(self, data: Any) -> None:
         """Frame ``data`` (any bytes-like object) as is."""
         self._check_open()
+        data = byte_view(data)
         framer = self.framer
         framer.check(data)
         header = framer.header(data)
@@ -177,7 +183,9 @@ class StreamWriter:
             return item
         if isinstance(item, flatbuffers.Builder):
             return finished_bytes(item)
-        encode = self._encoders.get(type(item)) or self._encoder_for(type(item))
+        encode = self._encoders.get(type(item)) or self._encoder_for(item)
+        if encode is _as_is:
+            return item
         # Simple mode reuses one builder, so each payload is copied out of it.
         return bytes(encode(item))
 
