@@ -1,0 +1,312 @@
+"""The frame decoder and the reader on damaged input: truncation at every
+byte, every single-bit flip, hostile lengths, sticky errors, and the spec's
+order of errors."""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import subprocess
+import sys
+import tracemalloc
+from typing import Any, Callable, List, Optional, Sequence
+
+import pytest
+from helpers import (
+    ALGOS,
+    CHECKED_ALGOS,
+    WIDTH,
+    TrickleSource,
+    expected_at_cut,
+    read_all,
+    reference_checksum,
+    reference_stream,
+)
+
+import flatstream as fs
+
+# 0-byte and 1-byte payloads, back to back and between others.
+PAYLOADS = [b"", b"a", b"", b"hello", b"\x00" * 3, b"z"]
+
+
+def _decode_fed(data: bytes, algo: str, step: int, limit: int = 1 << 31) -> Any:
+    """Drive the sans-I/O decoder by hand, ``step`` bytes at a time."""
+    decoder = fs.FrameDecoder(fs.resolve_checksum(algo), limit)
+    got: List[bytes] = []
+    pos = 0
+    try:
+        while True:
+            event = decoder.next_frame()
+            if event is fs.NEED_DATA:
+                assert decoder.bytes_needed > 0
+                if pos < len(data):
+                    decoder.feed(data[pos : pos + step])
+                    pos += step
+                else:
+                    decoder.feed_eof()
+            elif event is fs.END:
+                return got, None
+            else:
+                got.append(bytes(event))
+    except fs.FlatstreamError as error:
+        return got, error
+
+
+Source = Callable[[bytes], Any]
+SOURCES: List[Source] = [bytes, io.BytesIO, lambda data: TrickleSource(data, step=1)]
+SOURCE_IDS = ["bytes", "bytesio", "trickle"]
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_truncation_at_every_byte(algo: str) -> None:
+    """Every complete frame is delivered, then a clean end (cut on a frame
+    boundary) or UnexpectedEof (cut inside a frame)."""
+    stream = reference_stream(PAYLOADS, algo)
+    width = WIDTH[algo]
+    header = 4 + width
+    for cut in range(len(stream) + 1):
+        data = stream[:cut]
+        done, good, clean = expected_at_cut(PAYLOADS, width, cut)
+        results = [read_all(fs.StreamReader(make(data), fs.Deframer(algo))) for make in SOURCES]
+        results.append(_decode_fed(data, algo, step=1))
+        results.append(_decode_fed(data, algo, step=4))
+        for got, error in results:
+            assert got == PAYLOADS[:done], cut
+            if clean:
+                assert error is None, (cut, error)
+                continue
+            assert isinstance(error, fs.UnexpectedEof), (cut, error)
+            assert isinstance(error, EOFError)
+            available = cut - good
+            assert error.offset == good
+            assert error.available == available
+            if available < header:
+                assert error.needed == header
+            else:
+                assert error.needed == header + len(PAYLOADS[done])
+
+
+@pytest.mark.parametrize("algo", CHECKED_ALGOS)
+def test_every_bit_flip_in_checksum_or_payload_is_caught(algo: str) -> None:
+    before = [b"", b"good"]
+    target = b"target payload!"
+    after = [b"never seen"]
+    width = WIDTH[algo]
+    stream = reference_stream(before + [target] + after, algo)
+    offset = len(reference_stream(before, algo))
+    stored = reference_checksum(algo, target)
+    first_bit = (offset + 4) * 8  # the checksum field, then the payload
+    last_bit = (offset + 4 + width + len(target)) * 8
+    for bit in range(first_bit, last_bit):
+        damaged = bytearray(stream)
+        damaged[bit // 8] ^= 1 << (bit % 8)
+        byte = bit // 8 - (offset + 4)
+        if byte < width:  # the stored value changed
+            expected, calculated = stored ^ (1 << (bit - first_bit)), stored
+        else:
+            payload = bytearray(target)
+            payload[byte - width] ^= 1 << (bit % 8)
+            expected, calculated = stored, reference_checksum(algo, bytes(payload))
+        for make in (bytes, io.BytesIO):
+            got, error = read_all(fs.StreamReader(make(bytes(damaged)), fs.Deframer(algo)))
+            assert got == before, bit
+            assert isinstance(error, fs.ChecksumMismatch), (bit, error)
+            assert (error.expected, error.calculated, error.offset) == (
+                expected,
+                calculated,
+                offset,
+            )
+
+
+@pytest.mark.parametrize("declared", [0xFFFFFFFF, 1001], ids=["4GiB", "limit+1"])
+@pytest.mark.parametrize("algo", ["none", "xxh3_64"])
+def test_hostile_length_is_refused_at_its_frame(declared: int, algo: str) -> None:
+    limit = 1000 if declared == 1001 else None
+    expected_limit = 1000 if limit else fs.DEFAULT_MAX_FRAME_LEN
+    good = reference_stream([b"ok", b""], algo)
+    hostile = struct.pack("<I", declared) + b"\x00" * WIDTH[algo] + b"tail bytes"
+    stream = good + hostile
+    for make in SOURCES:
+        got, error = read_all(fs.StreamReader(make(stream), fs.Deframer(algo, limit)))
+        assert got == [b"ok", b""]
+        assert isinstance(error, fs.InvalidFrame) and isinstance(error, ValueError)
+        assert (error.declared_len, error.limit, error.offset) == (
+            declared,
+            expected_limit,
+            len(good),
+        )
+    # the limit comes before end-of-input: only the header is there
+    header_only = stream[: len(good) + 4 + WIDTH[algo]]
+    got, error = read_all(fs.StreamReader(header_only, fs.Deframer(algo, limit)))
+    assert isinstance(error, fs.InvalidFrame)
+
+
+def test_a_frame_exactly_at_the_limit_is_accepted() -> None:
+    stream = reference_stream([b"x" * 10, b"y" * 10], "crc32")
+    for make in SOURCES:
+        got, error = read_all(fs.StreamReader(make(stream), fs.ChecksumDeframer("crc32", 10)))
+        assert (got, error) == ([b"x" * 10, b"y" * 10], None)
+
+
+def _peak_while(action: Callable[[], Any]) -> int:
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        action()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("kind", ["bytesio", "trickle", "raw_file"])
+def test_a_4gib_claim_is_refused_before_any_allocation(kind: str, tmp_path: Any) -> None:
+    stream = struct.pack("<I", 0xFFFFFFFF) + b"\x00" * 8 + b"only a few bytes follow"
+    path = tmp_path / "hostile.bin"
+    path.write_bytes(stream)
+    files: List[Any] = []
+
+    def source() -> Any:
+        if kind == "bytesio":
+            return io.BytesIO(stream)
+        if kind == "trickle":
+            return TrickleSource(stream, step=3)
+        files.append(open(path, "rb", buffering=0))
+        return files[-1]
+
+    def attempt() -> None:
+        # a small chunk size: what is measured is the frame, not the read-ahead
+        reader = fs.StreamReader(source(), fs.ChecksumDeframer("xxh3_64"), chunk_size=4096)
+        with pytest.raises(fs.InvalidFrame) as info:
+            reader.read_message()
+        assert info.value.declared_len == 0xFFFFFFFF
+
+    peak = _peak_while(attempt)
+    for file in files:
+        file.close()
+    assert peak < 256 * 1024, peak  # far from 4 GiB, or even from one MiB
+
+
+_ADDRESS_SPACE_PROBE = """
+import io, resource, struct, sys
+import flatstream as fs
+# Allow this process 1 GiB more address space than it has now: sizing any
+# buffer from a 4 GiB claim fails, whether Python or Rust allocates it.
+with open("/proc/self/status") as status:
+    vm = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+resource.setrlimit(resource.RLIMIT_AS, (vm + (1 << 30), resource.RLIM_INFINITY))
+stream = struct.pack("<I", 0xFFFFFFFF) + bytes(8) + b"only a few bytes follow"
+for source in (io.BytesIO(stream), open(sys.argv[1], "rb", buffering=0)):
+    for deframer in (fs.ChecksumDeframer("xxh3_64"), fs.ChecksumDeframer("xxh3_64", 0xFFFFFFFE)):
+        try:
+            fs.StreamReader(source, deframer).read_message()
+        except fs.InvalidFrame as error:
+            assert error.declared_len == 0xFFFFFFFF
+        source.seek(0)
+    try:
+        fs.recover(source, fs.ChecksumDeframer("xxh3_64"))
+    except fs.InvalidFrame:
+        pass
+print("refused without allocating")
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and RLIMIT_AS")
+def test_a_4gib_claim_allocates_nothing_in_either_kernel(kernel_mode: str, tmp_path: Any) -> None:
+    """tracemalloc sees only Python's allocator; an address-space limit also
+    catches an allocation made by the native code."""
+    path = tmp_path / "hostile.bin"
+    path.write_bytes(struct.pack("<I", 0xFFFFFFFF) + bytes(8) + b"only a few bytes follow")
+    env = dict(os.environ, FLATSTREAM_PURE_PYTHON="1" if kernel_mode == "python" else "0")
+    result = subprocess.run(
+        [sys.executable, "-c", _ADDRESS_SPACE_PROBE, str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "refused without allocating"
+
+
+def test_errors_are_sticky() -> None:
+    stream = reference_stream([b"one"], "crc32") + b"\x05\x00"
+    for make in SOURCES:
+        reader = fs.StreamReader(make(stream), fs.ChecksumDeframer("crc32"))
+        assert bytes(reader.read_message() or b"") == b"one"
+        with pytest.raises(fs.UnexpectedEof) as first:
+            reader.read_message()
+        with pytest.raises(fs.UnexpectedEof) as second:
+            reader.read_message()
+        assert second.value is first.value
+
+
+def test_decoder_reports_offsets_and_needs() -> None:
+    stream = reference_stream([b"abc", b"", b"defg"], "crc16")
+    decoder = fs.FrameDecoder(fs.Crc16, 1 << 20)
+    assert decoder.next_frame() is fs.NEED_DATA
+    assert decoder.bytes_needed == 6
+    decoder.feed(stream[:4])
+    assert decoder.next_frame() is fs.NEED_DATA
+    assert decoder.bytes_needed == 2  # the rest of the header
+    decoder.feed(stream[4:6])
+    assert decoder.next_frame() is fs.NEED_DATA
+    assert decoder.bytes_needed == 3  # the payload
+    decoder.feed(stream[6:])
+    offsets = []
+    for expected in (b"abc", b"", b"defg"):
+        payload = decoder.next_frame()
+        assert bytes(payload) == expected
+        offsets.append((decoder.frame_offset, decoder.offset))
+    assert offsets == [(0, 9), (9, 15), (15, 25)]
+    assert decoder.next_frame() is fs.NEED_DATA
+    decoder.feed_eof()
+    assert decoder.next_frame() is fs.END
+    assert decoder.next_frame() is fs.END
+
+
+def test_decoder_over_a_buffer_needs_no_feeding() -> None:
+    stream = bytearray(reference_stream([b"p", b"q"], "crc32c"))
+    decoder = fs.FrameDecoder.over(stream, fs.Crc32c, 100)
+    got = []
+    while (event := decoder.next_frame()) is not fs.END:
+        got.append(bytes(event))
+    assert got == [b"p", b"q"]
+    with pytest.raises(RuntimeError):
+        decoder.feed(b"more")
+
+
+@pytest.mark.parametrize("algo", ["none", "crc32"])
+def test_error_order_limit_before_checksum_before_later_frames(algo: str) -> None:
+    # a checksum error in frame 2 and an over-limit frame 3: frame 2 wins
+    frames = [b"ok", b"bad", b"x" * 50]
+    stream = bytearray(reference_stream(frames, algo))
+    second = len(reference_stream(frames[:1], algo))
+    stream[second + 4 + WIDTH[algo]] ^= 0xFF  # corrupt frame 2's payload
+    got, error = read_all(fs.StreamReader(bytes(stream), fs.Deframer(algo, 10)))
+    assert got[0] == b"ok"
+    if algo == "none":
+        assert isinstance(error, fs.InvalidFrame)  # nothing to detect frame 2 with
+        assert len(got) == 2
+    else:
+        assert isinstance(error, fs.ChecksumMismatch) and error.offset == second
+
+
+def _by_source(data: bytes, algo: str, sources: Sequence[Source]) -> List[Any]:
+    return [read_all(fs.StreamReader(make(data), fs.Deframer(algo))) for make in sources]
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_all_sources_agree_on_damaged_streams(algo: str) -> None:
+    """The same damage gives the same frames and the same error from every source."""
+    stream = reference_stream(PAYLOADS, algo)
+    cases: List[bytes] = [stream[:-1], stream + b"\x01", stream + b"\xff\xff\xff\xff" + b"\x00" * 9]
+    for data in cases:
+        results = _by_source(data, algo, SOURCES)
+        summaries = [(got, _summary(error)) for got, error in results]
+        assert all(s == summaries[0] for s in summaries), summaries
+
+
+def _summary(error: Optional[BaseException]) -> Any:
+    if error is None:
+        return None
+    return type(error), getattr(error, "offset", None), str(error)
