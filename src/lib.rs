@@ -5,9 +5,12 @@
 //! Each binding has a pure-Python twin in `python/flatstream/_kernels/pure.py`
 //! with the same signature and results.
 
+pub mod bulk;
 pub mod checksum;
 pub mod frame;
 pub mod scan;
 
+#[cfg(feature = "python")]
+mod pydecoder;
 #[cfg(feature = "python")]
 mod python;

@@ -5,8 +5,10 @@ use pyo3::exceptions::{PyOverflowError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+use crate::bulk::scan_all as scan_all_frames;
 use crate::checksum::Algorithm;
 use crate::frame::{frame_into, frame_size};
+use crate::pydecoder::borrow_buffer;
 use crate::scan::scan as scan_frames;
 
 /// Borrows the bytes behind a buffer-protocol object.
@@ -125,10 +127,110 @@ fn frame_many<'py>(
     Ok(PyBytes::new(py, &out))
 }
 
+type ScanAllTuple<'py> = (
+    Option<Bound<'py, PyBytes>>,
+    Option<Bound<'py, PyBytes>>,
+    u64,
+    u64,
+    usize,
+    u8,
+    u64,
+    u64,
+);
+
+/// scan_all(data, start, width, verify, max_frame_len, threads, collect) ->
+/// (offsets or None, lengths or None, frames, payload_bytes, stop, status, detail_a, detail_b)
+///
+/// Every frame of `data[start:]` up to the first error or the end, as one
+/// `scan` with no frame limit would find them. Over a read-only buffer the GIL
+/// is released and checksums of large frames are verified on `threads` threads.
+#[pyfunction]
+#[pyo3(signature = (data, start, width, verify, max_frame_len, threads, collect))]
+#[allow(clippy::too_many_arguments)]
+fn scan_all<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    start: usize,
+    width: usize,
+    verify: Option<&str>,
+    max_frame_len: u64,
+    threads: usize,
+    collect: bool,
+) -> PyResult<ScanAllTuple<'py>> {
+    if width > 8 {
+        return Err(PyValueError::new_err("checksum width must be 0..=8"));
+    }
+    let verify = verify.map(algorithm).transpose()?;
+    if verify.is_some_and(|a| a.width() != width) {
+        return Err(PyValueError::new_err("width does not match the algorithm"));
+    }
+    let mut offsets: Vec<u8> = Vec::new();
+    let mut lengths: Vec<u8> = Vec::new();
+    let mut run = |buf: &[u8]| {
+        scan_all_frames(buf, start, width, verify, max_frame_len, threads, |o, l| {
+            if collect {
+                offsets.extend(o.iter().flat_map(|x| x.to_le_bytes()));
+                lengths.extend(l.iter().flat_map(|x| x.to_le_bytes()));
+            }
+        })
+    };
+    let buffer = borrow_buffer(data)?;
+    let summary = if immutable(data, &buffer)? {
+        let bytes = bytes_of(py, &buffer)?;
+        let (ptr, len) = (bytes.as_ptr() as usize, bytes.len());
+        py.detach(move || {
+            // SAFETY: `ptr..ptr + len` are the bytes of `buffer`, whose export
+            // is held until this function returns, so they stay allocated. They
+            // belong to an immutable `bytes` or a read-only `mmap`, so no Python
+            // thread can write them while the GIL is released (another process
+            // writing the mapped file is outside any reader's control, as for
+            // every mmap reader). The slice is rebuilt only because a reference
+            // tied to the GIL token cannot cross into `detach`.
+            let buf = unsafe { std::slice::from_raw_parts(ptr as *const u8, len) };
+            run(buf)
+        })
+    } else {
+        run(bytes_of(py, &buffer)?)
+    };
+    let (offsets, lengths) = if collect {
+        (
+            Some(PyBytes::new(py, &offsets)),
+            Some(PyBytes::new(py, &lengths)),
+        )
+    } else {
+        (None, None)
+    };
+    Ok((
+        offsets,
+        lengths,
+        summary.frames,
+        summary.payload_bytes,
+        summary.stop,
+        summary.status as u8,
+        summary.detail_a,
+        summary.detail_b,
+    ))
+}
+
+/// Whether no Python code can change these bytes: the only buffers the GIL is
+/// released over.
+fn immutable(data: &Bound<'_, PyAny>, buffer: &PyBuffer<u8>) -> PyResult<bool> {
+    if data.is_exact_instance_of::<PyBytes>() {
+        return Ok(true);
+    }
+    let kind = data.get_type();
+    Ok(buffer.readonly()
+        && kind.module()? == "mmap"
+        && kind.name()? == "mmap")
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(checksum, m)?)?;
     m.add_function(wrap_pyfunction!(scan, m)?)?;
     m.add_function(wrap_pyfunction!(frame_many, m)?)?;
+    m.add_function(wrap_pyfunction!(scan_all, m)?)?;
+    m.add_class::<crate::pydecoder::FrameDecoder>()?;
+    m.add_class::<crate::pydecoder::FrameView>()?;
     Ok(())
 }

@@ -43,17 +43,73 @@ pub struct Scan {
 
 /// Reads `width` (0..=8) bytes at `at` as a little-endian integer. The caller
 /// has checked that they are in bounds.
-fn read_le(buf: &[u8], at: usize, width: usize) -> u64 {
+pub fn read_le(buf: &[u8], at: usize, width: usize) -> u64 {
     buf[at..at + width]
         .iter()
         .rev()
         .fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
 }
 
-/// Scans `buf[start..]` for back-to-back frames with a checksum field of
-/// `width` bytes. With `verify` set, each payload is checked against it;
-/// without, the caller verifies (a checksum algorithm the kernel does not have).
+/// What the bytes at one position hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// A complete, valid frame whose payload is `buf[payload..payload + len]`.
+    Frame { payload: usize, len: usize },
+    /// No bytes at all: the end of a clean stream, or of what arrived so far.
+    Empty,
+    /// Some bytes, not a whole frame; `needed` bytes would make one.
+    Partial { needed: usize },
+    /// The declared length is above the limit.
+    Limit { declared: u64 },
+    /// The stored checksum differs from the payload's.
+    Checksum { stored: u64, calculated: u64 },
+}
+
+/// Decodes the frame at `buf[pos..]`: the one loop body every reader shares.
 /// Errors come in the spec's order: header end, limit, payload end, checksum.
+#[inline]
+pub fn step(
+    buf: &[u8],
+    pos: usize,
+    width: usize,
+    verify: Option<Algorithm>,
+    max_frame_len: u64,
+) -> Step {
+    let remaining = buf.len().saturating_sub(pos);
+    let header = LENGTH_BYTES + width;
+    if remaining == 0 {
+        return Step::Empty;
+    }
+    if remaining < header {
+        return Step::Partial { needed: header };
+    }
+    let declared = read_le(buf, pos, LENGTH_BYTES);
+    if declared > max_frame_len {
+        return Step::Limit { declared };
+    }
+    // `declared` fits in u32, so this cannot overflow a 64-bit usize.
+    let total = header + declared as usize;
+    if remaining < total {
+        return Step::Partial { needed: total };
+    }
+    let payload = pos + header;
+    if let Some(algo) = verify {
+        let stored = read_le(buf, pos + LENGTH_BYTES, width);
+        let calculated = algo.compute(&buf[payload..pos + total]);
+        if stored != calculated {
+            return Step::Checksum { stored, calculated };
+        }
+    }
+    Step::Frame {
+        payload,
+        len: declared as usize,
+    }
+}
+
+/// Scans `buf[start..]` for back-to-back frames with a checksum field of
+/// `width` bytes, at most `max_frames` of them. With `verify` set, each payload
+/// is checked against it; without, the caller verifies (a checksum algorithm
+/// the kernel does not have).
 pub fn scan(
     buf: &[u8],
     start: usize,
@@ -63,55 +119,32 @@ pub fn scan(
     max_frames: usize,
 ) -> Scan {
     assert!(width <= 8, "checksum width must be 0..=8");
-    let header = LENGTH_BYTES + width;
     let mut offsets = Vec::new();
     let mut lengths = Vec::new();
     let mut pos = start.min(buf.len());
-    let finish = |offsets, lengths, stop, status, a, b| Scan {
+    let (status, detail_a, detail_b) = loop {
+        if offsets.len() >= max_frames && pos < buf.len() {
+            break (Status::MaxFrames, 0, 0);
+        }
+        match step(buf, pos, width, verify, max_frame_len) {
+            Step::Frame { payload, len } => {
+                offsets.push(pos as u64);
+                lengths.push(len as u32);
+                pos = payload + len;
+            }
+            Step::Empty => break (Status::Clean, 0, 0),
+            Step::Partial { needed } => break (Status::Partial, needed as u64, 0),
+            Step::Limit { declared } => break (Status::Limit, declared, max_frame_len),
+            Step::Checksum { stored, calculated } => break (Status::Checksum, stored, calculated),
+        }
+    };
+    Scan {
         offsets,
         lengths,
-        stop,
+        stop: pos,
         status,
-        detail_a: a,
-        detail_b: b,
-    };
-    loop {
-        let remaining = buf.len() - pos;
-        if remaining == 0 {
-            return finish(offsets, lengths, pos, Status::Clean, 0, 0);
-        }
-        if offsets.len() >= max_frames {
-            return finish(offsets, lengths, pos, Status::MaxFrames, 0, 0);
-        }
-        if remaining < header {
-            return finish(offsets, lengths, pos, Status::Partial, header as u64, 0);
-        }
-        let declared = read_le(buf, pos, LENGTH_BYTES);
-        if declared > max_frame_len {
-            return finish(
-                offsets,
-                lengths,
-                pos,
-                Status::Limit,
-                declared,
-                max_frame_len,
-            );
-        }
-        // `declared` fits in u32, so this cannot overflow a 64-bit usize.
-        let total = header + declared as usize;
-        if remaining < total {
-            return finish(offsets, lengths, pos, Status::Partial, total as u64, 0);
-        }
-        if let Some(algo) = verify {
-            let stored = read_le(buf, pos + LENGTH_BYTES, width);
-            let calculated = algo.compute(&buf[pos + header..pos + total]);
-            if stored != calculated {
-                return finish(offsets, lengths, pos, Status::Checksum, stored, calculated);
-            }
-        }
-        offsets.push(pos as u64);
-        lengths.push(declared as u32);
-        pos += total;
+        detail_a,
+        detail_b,
     }
 }
 

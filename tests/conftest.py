@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from flatstream import _kernels
+from flatstream.decoder import PyFrameDecoder
 
 MODES = ["native", "python"] if _kernels.native is not None else ["python"]
 
@@ -14,7 +15,9 @@ MODES = ["native", "python"] if _kernels.native is not None else ["python"]
 @pytest.fixture(params=MODES, autouse=True)
 def kernel_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     source = _kernels.native if request.param == "native" else _kernels.pure
-    for name in ("checksum", "scan", "frame_many"):
+    for name in ("checksum", "scan", "frame_many", "scan_all"):
         monkeypatch.setattr(_kernels, name, getattr(source, name))
+    decoder = _kernels.native.FrameDecoder if request.param == "native" else PyFrameDecoder
+    monkeypatch.setattr(_kernels, "FrameDecoder", decoder)
     monkeypatch.setattr(_kernels, "IMPLEMENTATION", request.param)
     return request.param  # type: ignore[no-any-return]

@@ -56,6 +56,7 @@ from .memory import (
 )
 from .reader import StreamReader
 from .recovery import RecoveryEnd, RecoveryReport, recover, recover_file
+from .scanning import FrameIndex, ScanSummary, count, scan, verify
 from .validation import (
     CompositeValidator,
     NoValidator,
@@ -111,6 +112,11 @@ __all__ = [
     "RecoveryReport",
     "recover",
     "recover_file",
+    "FrameIndex",
+    "ScanSummary",
+    "count",
+    "scan",
+    "verify",
     "CompositeValidator",
     "NoValidator",
     "SizeValidator",

@@ -45,6 +45,9 @@ class BuiltinChecksum:
 
     __slots__ = ("name", "width")
 
+    #: The kernels compute this one themselves (no Python call per frame).
+    kernel_builtin = True
+
     def __init__(self, name: str, width: int) -> None:
         self.name = name
         self.width = width

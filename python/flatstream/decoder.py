@@ -1,6 +1,10 @@
-"""The frame decoder: a state machine over bytes handed to it. It never reads.
+"""The frame decoder: a state machine over bytes handed to it.
 
-Every reader drives this one decoder (sync, asyncio, mapped, recovery)::
+Every reader drives this one decoder (sync, mapped, recovery, and the async
+reader through ``feed``). It comes in two twins with the same methods, events
+and errors: ``flatstream._native.FrameDecoder`` (Rust) and
+:class:`PyFrameDecoder` here; :func:`FrameDecoder` builds whichever the
+kernels in use provide. Sans-I/O use::
 
     decoder = FrameDecoder(checksum, max_frame_len)
     while True:
@@ -11,34 +15,36 @@ Every reader drives this one decoder (sync, asyncio, mapped, recovery)::
         elif event is END:
             break
         else:
-            use(event)            # a memoryview of the payload
+            use(event)            # the payload: a view with the buffer protocol
 
-Frames are found in bulk by the scan kernel (native when built): one call
-finds every complete frame in the buffered bytes, so Python pays per frame
-only for handing out its view.
+Given a ``read`` callable (``read(n) -> bytes``, ``b""`` at the end), the
+decoder pulls for itself (as msgpack's ``Unpacker(file_like)`` does):
+``decoder.read()`` returns the next payload or ``None``, and iterating the
+decoder yields payloads with no Python code run per frame in the native twin.
 
-Ownership of the bytes: a decoder made with :meth:`FrameDecoder.over` borrows
-a complete buffer (``bytes``, ``mmap``, ...) and its payload views are plain
-slices of it, valid while the buffer is. A streaming decoder owns a
-``bytearray``; it never writes over bytes it has handed out. When it must
-drop consumed bytes and a payload view is still alive, it moves to a new
-buffer instead, so a view you still hold keeps showing its own bytes. The
-reader, not the decoder, decides when a view becomes stale (``release``).
+Payload ownership: a decoder made with :func:`FrameDecoder.over` borrows a
+complete buffer and its payloads are views of it, valid while the buffer is.
+A streaming decoder never writes over bytes it has handed out: when it must
+drop consumed bytes while a view still exists, it moves to a new buffer. With
+``release_views`` it retires the previous payload when it advances, so a
+stale one raises ``ValueError`` on use.
 
-Errors are raised in the spec's order and are sticky: after one, every call
-raises it again. Frames before the bad one are all delivered first.
+``steps`` are callables run on every payload after its checksum (validators
+and observers from the deframer); a ``FlatstreamError`` they raise gets the
+frame's offset. Errors are raised in the spec's order and are sticky: after
+one, every call raises it again. Frames before a bad one are all delivered.
 """
 
 from __future__ import annotations
 
-import struct
-from typing import Any, Optional, Union
+from typing import Any, Callable, List, Optional, Sequence, Union
 
 from . import _kernels
+from ._io import read_some
 from .checksums import Checksum, is_builtin
 from .errors import ChecksumMismatch, FlatstreamError, InvalidFrame, UnexpectedEof
 
-__all__ = ["FrameDecoder", "NEED_DATA", "END", "Event"]
+__all__ = ["FrameDecoder", "PyFrameDecoder", "NEED_DATA", "END", "Event", "make_error"]
 
 
 class _Sentinel:
@@ -60,17 +66,55 @@ Event = Union[memoryview, _Sentinel]
 
 #: Frames one scan call looks for at most (bounds the index it builds).
 SCAN_BATCH = 8192
+DEFAULT_CHUNK_SIZE = 256 * 1024
 
 
-class FrameDecoder:
-    """Turns bytes into payload views; see the module docstring."""
+def make_error(
+    kind: str, a: int, b: int, offset: int, width: int, available: int
+) -> FlatstreamError:
+    """The error for a bad frame at ``offset``; shared by both decoder twins.
 
-    def __init__(self, checksum: Checksum, max_frame_len: int) -> None:
+    ``kind`` is "eof" (a = bytes the frame needs, b = header length), "limit"
+    (a = declared length, b = limit) or "checksum" (a = stored, b = calculated).
+    """
+    if kind == "eof":
+        where = "header" if a == b else "payload"
+        return UnexpectedEof(
+            f"input ended inside a frame {where}", needed=a, available=available, offset=offset
+        )
+    if kind == "limit":
+        return InvalidFrame("frame too long", declared_len=a, limit=b, offset=offset)
+    if kind == "checksum":
+        return ChecksumMismatch(a, b, width=width, offset=offset)
+    raise ValueError(f"unknown error kind {kind!r}")
+
+
+def bytes_view(data: Any) -> memoryview:
+    """A flat, one-byte-per-item view of any C-contiguous buffer (no copy)."""
+    view = memoryview(data)
+    if view.format != "B" or view.ndim != 1:
+        view = view.cast("B")
+    return view
+
+
+class PyFrameDecoder:
+    """The pure-Python decoder; see the module docstring."""
+
+    def __init__(
+        self,
+        checksum: Checksum,
+        max_frame_len: int,
+        *,
+        read: Optional[Callable[[int], Any]] = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        steps: Sequence[Callable[[Any], Any]] = (),
+        release_views: bool = False,
+    ) -> None:
         self.width: int = checksum.width
         self.header_len: int = 4 + checksum.width
-        self.max_frame_len = max_frame_len
+        self.max_frame_len = min(max_frame_len, 0xFFFFFFFF)
         builtin = is_builtin(checksum)
-        # The kernel verifies built-in checksums itself; a custom one is
+        # The scan kernel verifies built-in checksums itself; a custom one is
         # checked here, frame by frame, from the bytes the kernel located.
         self._verify: Optional[str] = checksum.name if builtin and checksum.width else None
         self._custom: Optional[Checksum] = None if builtin or not checksum.width else checksum
@@ -86,15 +130,25 @@ class FrameDecoder:
         self._tail: Optional[tuple] = None  # status of the bytes after the pending frames
         self._eof = False
         self._error: Optional[FlatstreamError] = None
+        self._read = read
+        self._chunk_size = max(chunk_size, 1)
+        self._steps = tuple(steps)
+        self._release_views = release_views
+        self._last: Optional[memoryview] = None
         self.frame_offset: int = 0  # stream offset of the frame last returned
 
     @classmethod
-    def over(cls, data: Any, checksum: Checksum, max_frame_len: int) -> "FrameDecoder":
+    def over(
+        cls,
+        data: Any,
+        checksum: Checksum,
+        max_frame_len: int,
+        *,
+        steps: Sequence[Callable[[Any], Any]] = (),
+    ) -> "PyFrameDecoder":
         """A decoder over a complete buffer, borrowed without copying."""
-        decoder = cls(checksum, max_frame_len)
-        view = memoryview(data)
-        if view.format != "B" or view.ndim != 1:
-            view = view.cast("B")
+        decoder = cls(checksum, max_frame_len, steps=steps)
+        view = bytes_view(data)
         decoder._buf = view
         decoder._view = view
         decoder._borrowed = True
@@ -155,7 +209,7 @@ class FrameDecoder:
         self._offsets = self._lengths = ()
         self._index = self._count = 0
         self._tail = None
-        return before - self.capacity
+        return max(before - self.capacity, 0)
 
     # -- state -----------------------------------------------------------
 
@@ -171,7 +225,7 @@ class FrameDecoder:
 
     @property
     def capacity(self) -> int:
-        """Bytes of memory the owned buffer occupies (0 when borrowing)."""
+        """Bytes of memory the decoder's own buffer occupies (0 when borrowing)."""
         return 0 if self._borrowed else self._buf.__sizeof__()
 
     @property
@@ -180,8 +234,10 @@ class FrameDecoder:
         if self._index < self._count or self._error is not None:
             return 0
         tail = self._tail or self._scan()
+        if self._index < self._count:
+            return 0
         if tail[0] == _kernels.PARTIAL:
-            return tail[1] - (len(self._buf) - self._pos)
+            return tail[1] - (len(self._buf) - self._pos)  # type: ignore[no-any-return]
         if tail[0] == _kernels.CLEAN and not self._eof:
             return self.header_len
         return 0
@@ -191,6 +247,75 @@ class FrameDecoder:
     def next_frame(self) -> Event:
         """The next payload (a memoryview), ``NEED_DATA`` or ``END``; raises
         InvalidFrame, ChecksumMismatch or UnexpectedEof at a bad frame."""
+        payload = self._decode()
+        if payload is NEED_DATA or payload is END:
+            return payload
+        return self._deliver(payload)
+
+    def read(self) -> Optional[memoryview]:
+        """The next payload, reading from the source as needed; None at the end
+        (or, without a source, when the bytes fed so far hold no whole frame)."""
+        while True:
+            payload = self._decode()
+            if payload is NEED_DATA:
+                if self._read is None:
+                    return None
+                self._fill()
+            elif payload is END:
+                return None
+            else:
+                return self._deliver(payload)
+
+    def next_batch(self, n: int) -> List[memoryview]:
+        """Up to ``n`` payloads (fewer at the end of the input)."""
+        release, self._release_views = self._release_views, False
+        batch: List[memoryview] = []
+        try:
+            while len(batch) < n:
+                payload = self.read()
+                if payload is None:
+                    break
+                batch.append(payload)
+        finally:
+            self._release_views = release
+        return batch
+
+    def __iter__(self) -> "PyFrameDecoder":
+        return self
+
+    def __next__(self) -> memoryview:
+        payload = self.read()
+        if payload is None:
+            raise StopIteration
+        return payload
+
+    def _fill(self) -> None:
+        assert self._read is not None
+        data = read_some(self._read, max(self._chunk_size, self.bytes_needed))
+        if len(data):
+            self.feed(data)
+        else:
+            self.feed_eof()
+
+    def _deliver(self, payload: memoryview) -> memoryview:
+        if self._release_views:
+            last = self._last
+            if last is not None:
+                try:
+                    last.release()
+                except BufferError:
+                    pass  # re-exported by the caller (numpy, ...): it stays theirs
+            self._last = payload
+        try:
+            for step in self._steps:
+                step(payload)
+        except FlatstreamError as error:
+            if error.offset is None:
+                error.offset = self.frame_offset
+            raise
+        return payload
+
+    def _decode(self) -> Any:
         if self._index < self._count:
             i = self._index
             self._index = i + 1
@@ -209,33 +334,17 @@ class FrameDecoder:
             raise self._error
         tail = self._tail or self._scan()
         if self._index < self._count:
-            return self.next_frame()
+            return self._decode()
         status = tail[0]
         if status == _kernels.CLEAN:
             return END if self._eof else NEED_DATA
         if status == _kernels.PARTIAL:
             if not self._eof:
                 return NEED_DATA
-            available = len(self._buf) - self._pos
-            raise self._fail(
-                UnexpectedEof(
-                    "input ended inside a frame header"
-                    if tail[1] == self.header_len
-                    else "input ended inside a frame payload",
-                    needed=tail[1],
-                    available=available,
-                    offset=self.offset,
-                )
-            )
+            raise self._fail("eof", tail[1], self.header_len)
         if status == _kernels.LIMIT:
-            raise self._fail(
-                InvalidFrame(
-                    "frame too long", declared_len=tail[1], limit=tail[2], offset=self.offset
-                )
-            )
-        if status == _kernels.CHECKSUM:
-            raise self._fail(ChecksumMismatch(tail[1], tail[2], width=self.width, offset=self.offset))
-        return self.next_frame()  # MAX_FRAMES: the next scan goes on from here
+            raise self._fail("limit", tail[1], tail[2])
+        raise self._fail("checksum", tail[1], tail[2])
 
     def _scan(self) -> tuple:
         offsets, lengths, _stop, status, detail_a, detail_b = _kernels.scan(
@@ -251,21 +360,33 @@ class FrameDecoder:
         return tail
 
     def _check_custom(self, start: int, payload: memoryview) -> None:
-        assert self._custom is not None
-        stored = int.from_bytes(self._view[start + 4 : start + self.header_len], "little")  # type: ignore[index]
+        assert self._custom is not None and self._view is not None
+        stored = int.from_bytes(self._view[start + 4 : start + self.header_len], "little")
         calculated = self._custom.compute(payload) & ((1 << (8 * self.width)) - 1)
         if stored != calculated:
             self._index = self._count  # drop the rest of the batch: the error comes first
             self._pos = start
-            raise self._fail(
-                ChecksumMismatch(stored, calculated, width=self.width, offset=self._base + start)
-            )
+            raise self._fail("checksum", stored, calculated)
 
-    def _fail(self, error: FlatstreamError) -> FlatstreamError:
-        self._error = error
-        return error
+    def _fail(self, kind: str, a: int, b: int) -> FlatstreamError:
+        self._error = make_error(
+            kind, a, b, self._base + self._pos, self.width, len(self._buf) - self._pos
+        )
+        return self._error
 
 
-# Little-endian hosts only: the kernels pack offsets as LE and memoryview.cast
-# reads them in host order.
-assert struct.pack("=I", 1) == b"\x01\x00\x00\x00", "flatstream needs a little-endian host"
+class _DecoderFactory:
+    """``FrameDecoder(...)`` and ``FrameDecoder.over(...)`` build the decoder of
+    the kernels in use (native, or :class:`PyFrameDecoder`)."""
+
+    def __call__(self, checksum: Checksum, max_frame_len: int, **options: Any) -> Any:
+        return _kernels.FrameDecoder(checksum, max_frame_len, **options)
+
+    def over(self, data: Any, checksum: Checksum, max_frame_len: int, **options: Any) -> Any:
+        return _kernels.FrameDecoder.over(bytes_view(data), checksum, max_frame_len, **options)
+
+    def __repr__(self) -> str:
+        return f"<FrameDecoder factory: {_kernels.FrameDecoder.__module__}>"
+
+
+FrameDecoder = _DecoderFactory()

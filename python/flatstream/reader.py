@@ -11,14 +11,20 @@ Keep a payload with ``bytes(payload)``.
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import mmap
-from typing import Any, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional
 
-from ._io import reader_of, read_some
-from .decoder import END, NEED_DATA, FrameDecoder
-from .errors import FlatstreamError
+import numpy as np
+
+from ._io import reader_of
+from .decoder import FrameDecoder
 from .framing import Deframer, DefaultDeframer
 from .memory import MemoryPolicy, ReclamationInfo
+
+if TYPE_CHECKING:
+    from .scanning import FrameIndex
 
 __all__ = ["StreamReader", "DEFAULT_CHUNK_SIZE", "is_buffer_source", "typed_decoder"]
 
@@ -77,69 +83,54 @@ class StreamReader:
     ) -> None:
         self.deframer: Deframer = deframer if deframer is not None else DefaultDeframer()
         checksum, limit = self.deframer.checksum, self.deframer.max_frame_len
+        steps = self.deframer.steps
         self._source = source
         self._close_source = close_source
-        if is_buffer_source(source):
-            self._decoder = FrameDecoder.over(source, checksum, limit)
-            self._read: Optional[Callable[[int], Any]] = None
+        self._buffered_source = is_buffer_source(source)
+        if self._buffered_source:
+            self._decoder = FrameDecoder.over(source, checksum, limit, steps=steps)
         else:
-            self._decoder = FrameDecoder(checksum, limit)
-            self._read = reader_of(source)
-        self._steps = self.deframer.steps
-        self._chunk = chunk_size
+            self._decoder = FrameDecoder(
+                checksum,
+                limit,
+                read=reader_of(source),
+                chunk_size=chunk_size,
+                steps=steps,
+                release_views=True,
+            )
         self._policy = memory_policy
-        self._last: Optional[memoryview] = None  # the view to release when we advance
         self.closed = False
+        # Where the stream starts in a seekable file, for index().
+        self._origin: Optional[int] = None
+        if not self._buffered_source and callable(getattr(source, "fileno", None)):
+            try:
+                self._origin = source.tell()
+            except (OSError, AttributeError):
+                self._origin = None
+
+    @property
+    def decoder(self) -> Any:
+        """The frame decoder this reader drives."""
+        return self._decoder
 
     @property
     def offset(self) -> int:
         """Stream offset just past the last frame read."""
-        return self._decoder.offset
+        return self._decoder.offset  # type: ignore[no-any-return]
 
     @property
     def frame_offset(self) -> int:
         """Stream offset of the frame last read."""
-        return self._decoder.frame_offset
+        return self._decoder.frame_offset  # type: ignore[no-any-return]
 
-    def read_message(self) -> Optional[memoryview]:
+    def read_message(self) -> Optional[Any]:
         """The next payload, or ``None`` at a clean end of the stream."""
-        last = self._last
-        if last is not None:
-            self._last = None
-            try:
-                last.release()
-            except BufferError:
-                pass  # re-exported by the caller (numpy, ...): it stays theirs
-        decoder = self._decoder
-        payload: Any = decoder.next_frame()
-        while payload is NEED_DATA:
-            self._fill()
-            payload = decoder.next_frame()
-        if payload is END:
-            return None
-        if self._read is not None:
-            self._last = payload
-        if self._steps:
-            try:
-                for step in self._steps:
-                    step(payload)
-            except FlatstreamError as error:
-                if error.offset is None:
-                    error.offset = decoder.frame_offset
-                raise
-        if self._policy is not None:
-            self._apply_policy(len(payload))
-        return payload  # type: ignore[no-any-return]
-
-    def _fill(self) -> None:
-        if self._read is None or self.closed:
+        if self.closed:
             raise ValueError("read from a closed StreamReader")
-        decoder = self._decoder
-        data = read_some(self._read, max(self._chunk, decoder.bytes_needed))
-        if data:
-            decoder.feed(data)
-        else:
-            decoder.feed_eof()
+        payload = self._decoder.read()
+        if payload is not None and self._policy is not None:
+            self._apply_policy(len(payload))
+        return payload
 
     def _apply_policy(self, size: int) -> None:
         assert self._policy is not None
@@ -151,18 +142,52 @@ class StreamReader:
                 ReclamationInfo(reason, size, capacity, self._decoder.capacity)
             )
 
-    def messages(self) -> Iterator[memoryview]:
-        """Every payload, in order."""
-        read = self.read_message
-        while True:
-            payload = read()
-            if payload is None:
-                return
-            yield payload
+    def messages(self) -> Iterator[Any]:
+        """Every payload, in order. Without a memory policy this is the decoder
+        itself: in native mode no Python code runs per frame."""
+        if self.closed:
+            raise ValueError("read from a closed StreamReader")
+        if self._policy is None:
+            return self._decoder  # type: ignore[no-any-return]
+        return iter(self.read_message, None)
 
     __iter__ = messages
 
-    def process_all(self, fn: Callable[[memoryview], Any]) -> int:
+    def iter_batches(self, n: int = 1024) -> Iterator[List[Any]]:
+        """Lists of up to ``n`` payloads, built by the decoder in one call each
+        (Python pays per batch, not per frame). Payloads in a batch stay valid
+        together; over a file-like they are not retired when the next batch comes."""
+        if n < 1:
+            raise ValueError("n must be >= 1")
+        next_batch = self._decoder.next_batch
+        while True:
+            batch = next_batch(n)
+            if not batch:
+                return
+            yield batch
+
+    def index(self, *, threads: Optional[int] = None) -> "FrameIndex":
+        """Index the frames after the current position without reading them
+        through Python: numpy arrays of offsets (relative to where this reader
+        started) and payload lengths, checksums verified natively. The reader
+        does not move. Needs a buffer source or a real file (it is mapped)."""
+        from .scanning import mapped, scan
+
+        start = self._decoder.offset
+        if self._buffered_source:
+            return scan(self._source, deframer=self.deframer, start=start, threads=threads)
+        if self._origin is None:
+            raise io.UnsupportedOperation("index() needs a buffer or a seekable file source")
+        with mapped(self._source) as buf:
+            found = scan(buf, deframer=self.deframer, start=self._origin + start, threads=threads)
+        if not self._origin:
+            return found
+        origin = np.uint64(self._origin)
+        return dataclasses.replace(
+            found, offsets=found.offsets - origin, end_offset=found.end_offset - self._origin
+        )
+
+    def process_all(self, fn: Callable[[Any], Any]) -> int:
         """Call ``fn(payload)`` for every message; returns how many. An
         exception from ``fn`` stops the loop and propagates."""
         count = 0
@@ -187,16 +212,10 @@ class StreamReader:
         return count
 
     def close(self) -> None:
-        """Release the last view; close the source if this reader owns it."""
+        """Stop reading; close the source if this reader owns it."""
         if self.closed:
             return
         self.closed = True
-        if self._last is not None:
-            try:
-                self._last.release()
-            except BufferError:
-                pass
-            self._last = None
         if self._close_source:
             self._source.close()
 

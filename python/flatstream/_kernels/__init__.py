@@ -8,6 +8,12 @@ Both implement the same three functions with the same signatures and results:
     Frame boundaries in ``data[start:]`` (see :mod:`flatstream._kernels.pure`).
 ``frame_many(payloads, width, algorithm) -> bytes``
     Every payload framed, back to back, in one buffer.
+``scan_all(data, start, width, verify, max_frame_len, threads, collect)``
+    Every frame of a whole buffer, optionally with its index; the native
+    kernel releases the GIL over immutable buffers and verifies on threads.
+``FrameDecoder``
+    The frame decoder (see :mod:`flatstream.decoder`); its twin is
+    ``flatstream.decoder.PyFrameDecoder``.
 
 ``FLATSTREAM_PURE_PYTHON=1`` selects the twins; so does a build without the
 extension. ``IMPLEMENTATION`` says which is in use.
@@ -16,7 +22,7 @@ extension. ``IMPLEMENTATION`` says which is in use.
 from __future__ import annotations
 
 import os
-from typing import Tuple
+from typing import Any, Tuple
 
 from . import pure
 
@@ -44,17 +50,27 @@ if native is None:
     checksum = pure.checksum
     scan = pure.scan
     frame_many = pure.frame_many
+    scan_all = pure.scan_all
 else:
     IMPLEMENTATION = "native"
     checksum = native.checksum
     scan = native.scan
     frame_many = native.frame_many
+    scan_all = native.scan_all
+
+# The decoder twin lives with the decoder concept; imported last because it
+# uses the kernels above.
+from ..decoder import PyFrameDecoder  # noqa: E402
+
+FrameDecoder: Any = PyFrameDecoder if native is None else native.FrameDecoder
 
 __all__ = [
     "IMPLEMENTATION",
     "checksum",
     "scan",
     "frame_many",
+    "scan_all",
+    "FrameDecoder",
     "pure",
     "native",
     "CLEAN",

@@ -129,3 +129,39 @@ def frame_many(payloads: Iterable[Any], width: int, algorithm: str) -> bytes:
         parts.append(compute(view).to_bytes(width, "little"))
         parts.append(view)
     return b"".join(parts)
+
+
+def scan_all(
+    data: Any,
+    start: int,
+    width: int,
+    verify: Optional[str],
+    max_frame_len: int,
+    threads: int,
+    collect: bool,
+) -> Tuple[Optional[bytes], Optional[bytes], int, int, int, int, int, int]:
+    """Every frame of ``data[start:]`` up to the first error or the end.
+
+    Returns ``(offsets, lengths, frames, payload_bytes, stop, status, detail_a,
+    detail_b)``; the index is ``None`` unless ``collect``. ``threads`` only
+    changes the native kernel's speed, never its result.
+    """
+    offsets, lengths = [], []
+    frames = payload_bytes = 0
+    pos = start
+    while True:
+        window_offsets, window_lengths, stop, status, a, b = scan(
+            data, pos, width, verify, max_frame_len, 1 << 16
+        )
+        count = len(window_lengths) // 4
+        frames += count
+        payload_bytes += sum(struct.unpack(f"<{count}I", window_lengths))
+        if collect:
+            offsets.append(window_offsets)
+            lengths.append(window_lengths)
+        pos = stop
+        if status != 4:
+            break
+    if not collect:
+        return None, None, frames, payload_bytes, pos, status, a, b
+    return b"".join(offsets), b"".join(lengths), frames, payload_bytes, pos, status, a, b
