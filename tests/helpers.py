@@ -78,6 +78,13 @@ def expected_at_cut(payloads: Sequence[bytes], width: int, cut: int) -> Tuple[in
     return done, good, good == cut
 
 
+def address_of(buffer: Any) -> int:
+    """Where a buffer's bytes live in memory (to tell a view from a copy)."""
+    import numpy
+
+    return int(numpy.frombuffer(buffer, dtype=numpy.uint8).ctypes.data)
+
+
 def read_all(reader: fs.StreamReader) -> Tuple[List[bytes], Optional[BaseException]]:
     """Payloads (copied) until the end or the first error, and that error."""
     got: List[bytes] = []

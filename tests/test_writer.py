@@ -1,0 +1,276 @@
+"""StreamWriter: the ways in (str, serialize, finished builders, payloads,
+batches), flush/close, and sinks that fail, write short or get interrupted."""
+
+from __future__ import annotations
+
+import errno
+import io
+from typing import Any, List
+
+import flatbuffers
+import pytest
+from flatbuffers.table import Table
+from helpers import (
+    FailingSink,
+    InterruptingSink,
+    RecordingSink,
+    ShortWriteSink,
+    address_of,
+    expected_at_cut,
+    read_all,
+    reference_frame,
+    reference_stream,
+)
+
+import flatstream as fs
+
+
+def _string_root(payload: Any) -> str:
+    """The root string of a FlatBuffer, read with the official runtime."""
+    return Table(bytearray(payload), 0).String(0).decode("utf-8")
+
+
+class Event:
+    """A user type with serialize(builder), as simple mode expects."""
+
+    def __init__(self, device_id: int, value: float, name: str) -> None:
+        self.device_id, self.value, self.name = device_id, value, name
+
+    def serialize(self, builder: flatbuffers.Builder) -> None:
+        name = builder.CreateString(self.name)
+        builder.StartObject(3)
+        builder.PrependUint64Slot(0, self.device_id, 0)
+        builder.PrependFloat64Slot(1, self.value, 0.0)
+        builder.PrependUOffsetTRelativeSlot(2, name, 0)
+        builder.Finish(builder.EndObject())
+
+
+def _independent_bytes(item: Any) -> bytes:
+    builder = flatbuffers.Builder(0)
+    if isinstance(item, str):
+        builder.Finish(builder.CreateString(item))
+    else:
+        item.serialize(builder)
+    return bytes(builder.Output())
+
+
+def test_write_str_makes_a_flatbuffer_string_root() -> None:
+    texts = ["", "hello", "héllo wörld ✓", "x" * 5000]
+    sink = io.BytesIO()
+    with fs.StreamWriter(sink, fs.ChecksumFramer("crc32")) as writer:
+        for text in texts:
+            writer.write(text)
+    payloads, error = read_all(fs.StreamReader(sink.getvalue(), fs.ChecksumDeframer("crc32")))
+    assert error is None
+    assert [_string_root(p) for p in payloads] == texts
+    assert payloads == [_independent_bytes(t) for t in texts]
+
+
+def test_write_an_object_with_serialize() -> None:
+    events = [Event(i, i / 4, f"sensor-{i}") for i in range(20)]
+    sink = io.BytesIO()
+    with fs.StreamWriter(sink) as writer:
+        for event in events:
+            writer.write(event)
+    payloads, error = read_all(fs.StreamReader(sink.getvalue()))
+    assert error is None
+    assert payloads == [_independent_bytes(e) for e in events]
+    table = Table(bytearray(payloads[3]), 0)
+    table.Pos = table.Get(flatbuffers.number_types.UOffsetTFlags, 0)
+    assert table.Get(flatbuffers.number_types.Uint64Flags, table.Pos + table.Offset(4)) == 3
+
+
+def test_write_refuses_what_it_cannot_serialize() -> None:
+    sink = RecordingSink()
+    writer = fs.StreamWriter(sink)
+    with pytest.raises(TypeError, match="serialize"):
+        writer.write(12345)
+    with pytest.raises(TypeError):
+        writer.write(object())
+    assert sink.calls == []
+    writer.write(b"still fine")
+    assert sink.getvalue() == reference_frame(b"still fine")
+
+
+class KeepingSink:
+    """Keeps the objects it is given (to see whether they are copies)."""
+
+    def __init__(self) -> None:
+        self.objects: List[Any] = []
+
+    def write(self, data: Any) -> int:
+        self.objects.append(data)
+        return memoryview(data).nbytes
+
+
+def test_write_finished_frames_the_builder_without_copying() -> None:
+    builder = flatbuffers.Builder(0)
+    builder.Finish(builder.CreateString("y" * 100_000))
+    assert address_of(fs.finished_bytes(builder)) == address_of(builder.Bytes) + builder.Head()
+    sink = KeepingSink()
+    writer = fs.StreamWriter(sink, fs.ChecksumFramer("xxh3_64"))
+    writer.write_finished(builder)
+    header, payload = sink.objects  # a large payload goes out as itself, after its header
+    assert address_of(payload) == address_of(builder.Bytes) + builder.Head()
+    assert bytes(header) + bytes(payload) == reference_frame(builder.Output(), "xxh3_64")
+
+
+def test_write_finished_refuses_an_unfinished_builder() -> None:
+    builder = flatbuffers.Builder(0)
+    builder.CreateString("not finished")
+    sink = RecordingSink()
+    writer = fs.StreamWriter(sink)
+    with pytest.raises(ValueError, match="not finished"):
+        writer.write_finished(builder)
+    with pytest.raises(ValueError):
+        writer.write_many([b"ok", builder])
+    assert sink.calls == []
+
+
+@pytest.mark.parametrize("algo", ["none", "crc16", "xxh3_64"])
+def test_write_payload_takes_any_bytes_like(algo: str) -> None:
+    payload = b"payload bytes"
+    sink = io.BytesIO()
+    with fs.StreamWriter(sink, fs.ChecksumFramer(algo)) as writer:
+        writer.write_payload(payload)
+        writer.write_payload(bytearray(payload))
+        writer.write_payload(memoryview(b"--" + payload)[2:])
+        writer.write_payload(b"")
+    assert sink.getvalue() == reference_stream([payload] * 3 + [b""], algo)
+    assert writer.frames_written == 4
+    assert writer.bytes_written == len(sink.getvalue())
+
+
+def test_write_many_is_one_sink_call() -> None:
+    builder = flatbuffers.Builder(0)
+    builder.Finish(builder.CreateString("from a builder"))
+    items: List[Any] = [b"raw", "text", Event(1, 2.0, "e"), builder, bytearray(b"ba"), memoryview(b"mv")]
+    sink = RecordingSink()
+    writer = fs.StreamWriter(sink, fs.ChecksumFramer("crc32"))
+    assert writer.write_many(items) == len(items)
+    assert len(sink.calls) == 1
+    one_by_one = io.BytesIO()
+    with fs.StreamWriter(one_by_one, fs.ChecksumFramer("crc32")) as single:
+        for item in items:
+            if isinstance(item, flatbuffers.Builder):
+                single.write_finished(item)
+            else:
+                single.write(item)
+    assert sink.calls[0] == one_by_one.getvalue()
+    assert writer.frames_written == len(items)
+    assert writer.write_many([]) == 0
+
+
+def test_flush_close_and_with() -> None:
+    sink = RecordingSink()
+    writer = fs.StreamWriter(sink)
+    writer.write_payload(b"a")
+    writer.flush()
+    assert sink.flushes == 1
+    writer.close()
+    assert sink.flushes == 2 and not sink.closed  # not ours to close
+    writer.close()  # idempotent
+    assert sink.flushes == 2
+    with pytest.raises(ValueError, match="closed"):
+        writer.write_payload(b"b")
+    with pytest.raises(ValueError, match="closed"):
+        writer.write_many([b"b"])
+
+    owned = RecordingSink()
+    with fs.StreamWriter(owned, close_sink=True) as writer:
+        writer.write("x")
+    assert owned.closed and owned.flushes == 1
+    assert writer.closed
+
+    no_flush = io.RawIOBase()  # a sink without buffering still works
+    assert fs.StreamWriter(no_flush).close() is None
+
+
+# -- sinks that fail -----------------------------------------------------------
+
+PAYLOADS = [b"", b"a", b"hello world", b"", b"z" * 5000, b"bye"]
+
+
+def _write_until_failure(writer: fs.StreamWriter, batch: bool) -> None:
+    if batch:
+        writer.write_many(PAYLOADS[:3])
+        writer.write_many(PAYLOADS[3:])
+    else:
+        for payload in PAYLOADS:
+            writer.write_payload(payload)
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["one-by-one", "write_many"])
+@pytest.mark.parametrize("raise_partial", [False, True], ids=["short-then-raise", "partial-raise"])
+@pytest.mark.parametrize("algo", ["none", "crc32"])
+def test_a_sink_that_fails_part_way(algo: str, raise_partial: bool, batch: bool) -> None:
+    """The OSError comes out unchanged; the writer then refuses to go on; what
+    reached the sink recovers to its good frames and a torn tail or clean end."""
+    stream = reference_stream(PAYLOADS, algo)
+    width = 4 if algo == "crc32" else 0
+    cuts = sorted(set(range(0, 64)) | set(range(len(stream) - 40, len(stream))))
+    for capacity in cuts:
+        error = OSError(errno.ENOSPC, "no space left on device")
+        sink = FailingSink(capacity, error, raise_partial=raise_partial)
+        writer = fs.StreamWriter(sink, fs.ChecksumFramer(algo))
+        with pytest.raises(OSError) as info:
+            _write_until_failure(writer, batch)
+        assert info.value is error
+        with pytest.raises(ValueError, match="failed write"):
+            writer.write_payload(b"after the failure")
+        with pytest.raises(ValueError):
+            writer.write_many([b"after the failure"])
+        writer.close()
+        written = sink.getvalue()
+        assert written == stream[:capacity]
+        report = fs.recover(written, fs.Deframer(algo))
+        done, good, clean = expected_at_cut(PAYLOADS, width, capacity)
+        assert report.frames == done and report.last_good_offset == good
+        assert report.end is (fs.RecoveryEnd.CLEAN_EOF if clean else fs.RecoveryEnd.TORN_TAIL)
+        got, _ = read_all(fs.StreamReader(written, fs.Deframer(algo)))
+        assert got == PAYLOADS[:done]
+
+
+@pytest.mark.parametrize("max_per_call", [1, 3, 4096])
+def test_short_writes_are_completed(max_per_call: int) -> None:
+    sink = ShortWriteSink(max_per_call)
+    with fs.StreamWriter(sink, fs.ChecksumFramer("crc16")) as writer:
+        for payload in PAYLOADS:
+            writer.write_payload(payload)
+        writer.write_many(PAYLOADS)
+    assert sink.getvalue() == reference_stream(PAYLOADS * 2, "crc16")
+
+
+def test_interrupted_writes_are_retried() -> None:
+    sink = InterruptingSink()
+    with fs.StreamWriter(sink, fs.ChecksumFramer("xxh3_64")) as writer:
+        for payload in PAYLOADS:
+            writer.write_payload(payload)
+        writer.write_many(PAYLOADS)
+        writer.write("text")
+    assert sink.interrupts == len(sink.calls) > 0
+    expected = reference_stream(PAYLOADS * 2, "xxh3_64") + reference_frame(
+        _independent_bytes("text"), "xxh3_64"
+    )
+    assert sink.getvalue() == expected
+
+
+def test_a_sink_accepting_nothing_is_an_error_not_a_hang() -> None:
+    class Stuck(RecordingSink):
+        def write(self, data: Any) -> int:
+            return 0
+
+    writer = fs.StreamWriter(Stuck())
+    with pytest.raises(OSError):
+        writer.write_payload(b"never written")
+    with pytest.raises(ValueError):
+        writer.write_payload(b"refused after the failure")
+
+
+def test_a_refusal_is_not_a_failure() -> None:
+    sink = RecordingSink()
+    writer = fs.StreamWriter(sink, fs.DefaultFramer().with_validator(fs.SizeValidator(1)))
+    with pytest.raises(fs.ValidationFailed):
+        writer.write_payload(b"")
+    writer.write_payload(b"ok")
+    assert sink.getvalue().endswith(reference_frame(b"ok"))
