@@ -9,7 +9,8 @@ and pure-Python, swapped as tests/conftest.py does):
   yields exactly the frames the pure-Python scan twin finds, then ends the way
   it says: cleanly, or with UnexpectedEof / InvalidFrame / ChecksumMismatch
   carrying the right fields and offset, and nothing else ever escapes;
-- errors are sticky; payload views a caller keeps still show their bytes;
+- errors are sticky; payload views a caller keeps from a decoder still show
+  their bytes, while those a reader over a file-like has moved past refuse use;
 - the native kernels give the same results as their twins, call by call.
 
 Run: scripts/fuzz.sh decoder [seconds]
@@ -181,16 +182,33 @@ def drive_reader(
     chunk_size = 1 + ((flags >> 9) % 64) * 7  # small reads: many refills
     reader = fs.StreamReader(source, deframer, chunk_size=chunk_size)
     frames: List[bytes] = []
+    batches = getattr(reader, "iter_batches", None)
     try:
-        if flags & 1:
+        if flags & 0x8000 and batches is not None:
+            for batch in batches(1 + (flags >> 12) % 8):
+                frames.extend(bytes(payload) for payload in batch)
+        elif flags & 1:
             for payload in reader:
                 frames.append(bytes(payload))
         else:
+            previous = None
             while True:
                 payload = reader.read_message()
+                if previous is not None and source is not stream:
+                    # The reader reuses its buffer: a payload it has moved
+                    # past must refuse use rather than show other bytes (at
+                    # the end it may stay readable, showing its own bytes).
+                    try:
+                        seen = bytes(previous)
+                    except ValueError:
+                        pass
+                    else:
+                        assert payload is None, "a stale payload view still reads"
+                        assert seen == frames[-1], "a payload view shows other bytes"
                 if payload is None:
                     break
                 frames.append(bytes(payload))
+                previous = payload
     except fs.FlatstreamError as error:
         return frames, describe(error)
     finally:
