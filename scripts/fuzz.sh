@@ -88,19 +88,20 @@ for t in "${targets[@]}"; do
     mkdir -p "$corpus" "$artifacts"
     log=$artifacts/run-$(date -u +%Y%m%dT%H%M%SZ).log
     echo "== $t for ${seconds}s (corpus $corpus, log $log)"
-    flags=(-max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$artifacts/" "${extra[@]}")
     start=$(date +%s)
     set +e
     if is_rust "$t"; then
-        # cargo fuzz runs from fuzz/, so its paths are relative to it.
+        # cargo fuzz runs from fuzz/ and writes crashes to fuzz/artifacts/<target>/.
         (cd fuzz && nice -n "$nice_level" cargo fuzz run -O "$t" "corpus/$t" -- \
-            -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="artifacts/$t/" "${extra[@]}") \
+            -max_total_time="$seconds" -print_final_stats=1 "${extra[@]}") \
             2>&1 | tee "$log"
     else
         if [ -z "$(ls -A "$corpus")" ]; then
             .venv/bin/python fuzz/python/seeds.py "$t" "$corpus"
         fi
-        nice -n "$nice_level" .venv/bin/python "fuzz/python/fuzz_$t.py" "$corpus" "${flags[@]}" 2>&1 | tee "$log"
+        nice -n "$nice_level" .venv/bin/python "fuzz/python/fuzz_$t.py" "$corpus" \
+            -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$artifacts/" "${extra[@]}" \
+            2>&1 | tee "$log"
     fi
     status=${PIPESTATUS[0]}
     set -e

@@ -3,11 +3,14 @@
 //! Properties: `scan` never panics; every frame it returns lies inside the
 //! buffer, the frames are contiguous from `start`, each one satisfies the
 //! limit and (when verifying) its checksum; `stop` and the details agree with
-//! the status; and scanning in batches of `max_frames`, resuming each time
-//! from `stop`, finds the same frames and the same end as one unlimited scan.
+//! the status; scanning in batches of `max_frames`, resuming each time from
+//! `stop`, finds the same frames and the same end as one unlimited scan; and
+//! so does the whole-buffer `bulk::scan_all`, with one thread or several
+//! (several locate first and verify after: a different path to the same result).
 #![no_main]
 
 use arbitrary::Arbitrary;
+use flatstream_native::bulk::scan_all;
 use flatstream_native::checksum::Algorithm;
 use flatstream_native::scan::{scan, Scan, Status, LENGTH_BYTES};
 use libfuzzer_sys::fuzz_target;
@@ -65,6 +68,8 @@ struct Input {
     corrupt_at: Option<u16>,
     /// ... with this mask.
     corrupt_mask: u8,
+    /// Threads for scan_all (2..=4 when used).
+    threads: u8,
     buf: Vec<u8>,
 }
 
@@ -200,6 +205,30 @@ fuzz_target!(|input: Input| {
     let full = scan(&buf, start, width, verify, limit, usize::MAX);
     check_one(&full, &buf, start, width, verify, limit, usize::MAX);
     assert_ne!(full.status, Status::MaxFrames);
+
+    for threads in [1, 2 + usize::from(input.threads % 3)] {
+        let mut offsets = Vec::new();
+        let mut lengths = Vec::new();
+        let summary = scan_all(&buf, start, width, verify, limit, threads, |o, l| {
+            offsets.extend_from_slice(o);
+            lengths.extend_from_slice(l);
+        });
+        assert_eq!(offsets, full.offsets, "scan_all with {threads} threads");
+        assert_eq!(lengths, full.lengths, "scan_all with {threads} threads");
+        assert_eq!(summary.frames, full.offsets.len() as u64);
+        let bytes: u64 = full.lengths.iter().map(|&l| u64::from(l)).sum();
+        assert_eq!(summary.payload_bytes, bytes);
+        assert_eq!(
+            (
+                summary.stop,
+                summary.status,
+                summary.detail_a,
+                summary.detail_b
+            ),
+            (full.stop, full.status, full.detail_a, full.detail_b),
+            "scan_all with {threads} threads"
+        );
+    }
 
     let limited = scan(&buf, start, width, verify, limit, max_frames);
     check_one(&limited, &buf, start, width, verify, limit, max_frames);
