@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from . import _kernels
 from ._open import open
+from .background import BackgroundWriter, WriterStats
 from .checksums import (
     CHECKSUMS,
     BuiltinChecksum,
@@ -125,4 +126,6 @@ __all__ = [
     "Validator",
     "StreamWriter",
     "finished_bytes",
+    "BackgroundWriter",
+    "WriterStats",
 ]

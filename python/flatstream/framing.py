@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import struct
-from typing import Any, Callable, Iterable, Optional, Tuple
+from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 from . import _kernels
 from .checksums import Checksum, ChecksumLike, is_builtin, resolve_checksum
@@ -144,6 +144,10 @@ class Framer:
         items = [byte_view(p) for p in payloads]
         for payload in items:
             self.check(payload)
+        return self.frame_checked(items)
+
+    def frame_checked(self, items: List[Any]) -> bytes:
+        """Frame byte views that already passed :meth:`check` (adapters are not run again)."""
         if is_builtin(self.checksum):
             return _kernels.frame_many(items, self.checksum.width, self.checksum.name)  # type: ignore[no-any-return]
         return b"".join(self.header(p) + bytes(p) for p in items)

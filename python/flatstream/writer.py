@@ -16,7 +16,7 @@ call. A validator or limit refuses a payload before any byte of it is written.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import flatbuffers
 
@@ -171,8 +171,15 @@ class StreamWriter:
         writes nothing of the batch.
         """
         self._check_open()
-        payloads = [self._payload_of(item) for item in items]
-        data = self.framer.frame_many(payloads)
+        payloads = [byte_view(self._payload_of(item)) for item in items]
+        for payload in payloads:
+            self.framer.check(payload)
+        return self._write_checked(payloads)
+
+    def _write_checked(self, payloads: List[Any]) -> int:
+        """Frame and write byte views that already passed the framer's checks."""
+        self._check_open()
+        data = self.framer.frame_checked(payloads)
         self._put(data)
         self.frames_written += len(payloads)
         self.bytes_written += len(data)
