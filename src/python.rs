@@ -44,6 +44,38 @@ fn checksum(py: Python<'_>, name: &str, data: PyBuffer<u8>) -> PyResult<u64> {
     Ok(algo.compute(bytes_of(py, &data)?))
 }
 
+/// Integers packed little-endian into a new `bytes`, written in place.
+fn le_bytes<'py, T: Copy + LeBytes>(
+    py: Python<'py>,
+    values: &[T],
+) -> PyResult<Bound<'py, PyBytes>> {
+    PyBytes::new_with(py, values.len() * T::SIZE, |out| {
+        for (chunk, value) in out.chunks_exact_mut(T::SIZE).zip(values) {
+            value.write_le(chunk);
+        }
+        Ok(())
+    })
+}
+
+trait LeBytes {
+    const SIZE: usize;
+    fn write_le(self, out: &mut [u8]);
+}
+
+impl LeBytes for u64 {
+    const SIZE: usize = 8;
+    fn write_le(self, out: &mut [u8]) {
+        out.copy_from_slice(&self.to_le_bytes());
+    }
+}
+
+impl LeBytes for u32 {
+    const SIZE: usize = 4;
+    fn write_le(self, out: &mut [u8]) {
+        out.copy_from_slice(&self.to_le_bytes());
+    }
+}
+
 type ScanTuple<'py> = (
     Bound<'py, PyBytes>,
     Bound<'py, PyBytes>,
@@ -83,11 +115,9 @@ fn scan<'py>(
         max_frame_len,
         max_frames,
     );
-    let offsets: Vec<u8> = s.offsets.iter().flat_map(|o| o.to_le_bytes()).collect();
-    let lengths: Vec<u8> = s.lengths.iter().flat_map(|l| l.to_le_bytes()).collect();
     Ok((
-        PyBytes::new(py, &offsets),
-        PyBytes::new(py, &lengths),
+        le_bytes(py, &s.offsets)?,
+        le_bytes(py, &s.lengths)?,
         s.stop,
         s.status as u8,
         s.detail_a,
@@ -164,13 +194,13 @@ fn scan_all<'py>(
     if verify.is_some_and(|a| a.width() != width) {
         return Err(PyValueError::new_err("width does not match the algorithm"));
     }
-    let mut offsets: Vec<u8> = Vec::new();
-    let mut lengths: Vec<u8> = Vec::new();
+    let mut offsets: Vec<u64> = Vec::new();
+    let mut lengths: Vec<u32> = Vec::new();
     let mut run = |buf: &[u8]| {
         scan_all_frames(buf, start, width, verify, max_frame_len, threads, |o, l| {
             if collect {
-                offsets.extend(o.iter().flat_map(|x| x.to_le_bytes()));
-                lengths.extend(l.iter().flat_map(|x| x.to_le_bytes()));
+                offsets.extend_from_slice(o);
+                lengths.extend_from_slice(l);
             }
         })
     };
@@ -193,10 +223,7 @@ fn scan_all<'py>(
         run(bytes_of(py, &buffer)?)
     };
     let (offsets, lengths) = if collect {
-        (
-            Some(PyBytes::new(py, &offsets)),
-            Some(PyBytes::new(py, &lengths)),
-        )
+        (Some(le_bytes(py, &offsets)?), Some(le_bytes(py, &lengths)?))
     } else {
         (None, None)
     };
@@ -219,9 +246,7 @@ fn immutable(data: &Bound<'_, PyAny>, buffer: &PyBuffer<u8>) -> PyResult<bool> {
         return Ok(true);
     }
     let kind = data.get_type();
-    Ok(buffer.readonly()
-        && kind.module()? == "mmap"
-        && kind.name()? == "mmap")
+    Ok(buffer.readonly() && kind.module()? == "mmap" && kind.name()? == "mmap")
 }
 
 #[pymodule]
