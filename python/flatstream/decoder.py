@@ -198,8 +198,10 @@ class PyFrameDecoder:
 
     def reclaim(self) -> int:
         """Move unconsumed bytes to a right-sized buffer (for memory policies);
-        returns the capacity given up. Views already handed out stay valid."""
-        if self._borrowed or self._index != self._count:
+        returns the capacity given up. Views already handed out stay valid.
+        Frames still pending are found again by the next scan: a burst is
+        given back even while the small frames after it are being read."""
+        if self._borrowed:
             return 0
         before = self.capacity
         self._release_base()
