@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from . import _kernels
 from ._open import open
+from .aio import AsyncStreamReader, AsyncStreamWriter
 from .background import BackgroundWriter, WriterStats
 from .checksums import (
     CHECKSUMS,
@@ -128,4 +129,6 @@ __all__ = [
     "finished_bytes",
     "BackgroundWriter",
     "WriterStats",
+    "AsyncStreamReader",
+    "AsyncStreamWriter",
 ]
