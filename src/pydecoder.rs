@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use pyo3::buffer::PyBuffer;
-use pyo3::exceptions::{PyBlockingIOError, PyInterruptedError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{
+    PyBlockingIOError, PyException, PyInterruptedError, PyRuntimeError, PyValueError,
+};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
@@ -235,6 +237,9 @@ pub struct FrameDecoder {
     steps: Vec<Py<PyAny>>,
     release_views: bool,
     last_view: Option<Py<FrameView>>,
+    /// An error `next_batch` met after some good frames: it returned those
+    /// first, and the next pull raises this.
+    pending: Option<PyErr>,
     hooks: Hooks,
 }
 
@@ -280,6 +285,7 @@ impl FrameDecoder {
             steps,
             release_views: false,
             last_view: None,
+            pending: None,
             hooks: Hooks::load(py)?,
         })
     }
@@ -420,6 +426,9 @@ impl FrameDecoder {
     }
 
     fn pull(&mut self, py: Python<'_>) -> PyResult<Option<Py<FrameView>>> {
+        if let Some(err) = self.pending.take() {
+            return Err(err);
+        }
         loop {
             match self.decode(py)? {
                 Event::Frame(view) => return self.deliver(py, view).map(Some),
@@ -547,9 +556,16 @@ impl FrameDecoder {
         let release = std::mem::replace(&mut self.release_views, false);
         let result = (|| {
             while batch.len() < n {
-                match self.pull(py)? {
-                    Some(view) => batch.append(view)?,
-                    None => break,
+                match self.pull(py) {
+                    Ok(Some(view)) => batch.append(view)?,
+                    Ok(None) => break,
+                    // Frames before a bad one are all delivered: hand out the
+                    // good ones now and raise the error on the next call.
+                    Err(err) if !batch.is_empty() && err.is_instance_of::<PyException>(py) => {
+                        self.pending = Some(err);
+                        break;
+                    }
+                    Err(err) => return Err(err),
                 }
             }
             Ok(batch)

@@ -98,3 +98,41 @@ def test_validator_target_catches_a_leaking_error(harness: dict, monkeypatch: py
     monkeypatch.setattr(module, "VALIDATOR", Leaky())
     with pytest.raises(struct.error):
         module.TestOneInput(b"\x00" + bytes(8))
+
+
+# -- regressions found by the campaigns (FUZZING.md, "Findings") -------------
+
+#: decoder, 2026-11-22: an empty frame then a torn header, read with
+#: StreamReader.iter_batches(5): the batch holding the good frame was dropped
+#: when the torn tail raised (both decoder twins).
+BATCH_DROPPED_BEFORE_ERROR = bytes.fromhex("0003003f01030014 00cc000000000000".replace(" ", ""))
+
+
+def test_regression_batch_before_error_replayed(harness: dict) -> None:
+    harness["fuzz_decoder"].TestOneInput(BATCH_DROPPED_BEFORE_ERROR)
+
+
+def test_regression_batch_delivers_frames_before_a_torn_tail() -> None:
+    import io
+
+    import flatstream as fs
+
+    stream = fs.DefaultFramer().frame_many([b"a", b"", b"bc"]) + b"\x05\x00"
+    for source in (io.BytesIO(stream), stream):
+        batches = fs.StreamReader(source).iter_batches(5)
+        assert [bytes(p) for p in next(batches)] == [b"a", b"", b"bc"]
+        with pytest.raises(fs.UnexpectedEof) as caught:
+            next(batches)
+        assert caught.value.offset == len(stream) - 2
+
+
+def test_regression_batch_delivers_frames_before_a_refusal() -> None:
+    import flatstream as fs
+
+    stream = fs.DefaultFramer().frame_many([b"ok", b"too long", b"ok"])
+    deframer = fs.DefaultDeframer().with_validator(fs.SizeValidator(max_len=2))
+    batches = fs.StreamReader(stream, deframer).iter_batches(10)
+    assert [bytes(p) for p in next(batches)] == [b"ok"]
+    with pytest.raises(fs.ValidationFailed) as caught:
+        next(batches)
+    assert caught.value.offset == 6

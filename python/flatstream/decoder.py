@@ -135,6 +135,9 @@ class PyFrameDecoder:
         self._steps = tuple(steps)
         self._release_views = release_views
         self._last: Optional[memoryview] = None
+        # An error next_batch met after some good frames: it returned those
+        # first, and the next read raises this.
+        self._pending: Optional[Exception] = None
         self.frame_offset: int = 0  # stream offset of the frame last returned
 
     @classmethod
@@ -257,6 +260,10 @@ class PyFrameDecoder:
     def read(self) -> Optional[memoryview]:
         """The next payload, reading from the source as needed; None at the end
         (or, without a source, when the bytes fed so far hold no whole frame)."""
+        pending = self._pending
+        if pending is not None:
+            self._pending = None
+            raise pending
         while True:
             payload = self._decode()
             if payload is NEED_DATA:
@@ -269,12 +276,19 @@ class PyFrameDecoder:
                 return self._deliver(payload)
 
     def next_batch(self, n: int) -> List[memoryview]:
-        """Up to ``n`` payloads (fewer at the end of the input)."""
+        """Up to ``n`` payloads (fewer at the end of the input). An error after
+        some good frames returns those first; the next call raises it."""
         release, self._release_views = self._release_views, False
         batch: List[memoryview] = []
         try:
             while len(batch) < n:
-                payload = self.read()
+                try:
+                    payload = self.read()
+                except Exception as error:
+                    if not batch:
+                        raise
+                    self._pending = error  # frames before a bad one are all delivered
+                    break
                 if payload is None:
                     break
                 batch.append(payload)
