@@ -113,6 +113,15 @@ class CustomChecksum:
         return int.from_bytes(digest[: self.width], "little")
 
 
+def xfail_in_native(request: Any, kernel_mode: str, reason: str) -> None:
+    """Mark the running test as a known failure of the native twin. Strict:
+    once the native code is fixed the test passes and this must go."""
+    if kernel_mode == "native":
+        import pytest
+
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
+
+
 # -- sources -----------------------------------------------------------------
 
 

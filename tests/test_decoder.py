@@ -4,6 +4,7 @@ order of errors."""
 
 from __future__ import annotations
 
+import array
 import io
 import os
 import struct
@@ -22,6 +23,7 @@ from helpers import (
     read_all,
     reference_checksum,
     reference_stream,
+    xfail_in_native,
 )
 
 import flatstream as fs
@@ -262,6 +264,20 @@ def test_decoder_reports_offsets_and_needs() -> None:
     decoder.feed_eof()
     assert decoder.next_frame() is fs.END
     assert decoder.next_frame() is fs.END
+
+
+def test_decoder_takes_any_bytes_like_chunk(request: Any, kernel_mode: str) -> None:
+    xfail_in_native(request, kernel_mode, "native FrameDecoder.feed refuses non-u8 buffers")
+    stream = reference_stream([b"abcd", b"efghijkl"], "crc32")
+    decoder = fs.FrameDecoder(fs.Crc32, 100)
+    decoder.feed(memoryview(stream[:8]).cast("I"))
+    decoder.feed(array.array("b", stream[8:20]))
+    decoder.feed(bytearray(stream[20:]))
+    decoder.feed_eof()
+    got = []
+    while (event := decoder.next_frame()) is not fs.END:
+        got.append(bytes(event))
+    assert got == [b"abcd", b"efghijkl"]
 
 
 def test_decoder_over_a_buffer_needs_no_feeding() -> None:

@@ -9,7 +9,7 @@ from typing import Any, List, Optional
 import numpy as np
 import pytest
 from flatbuffers.table import Table
-from helpers import CustomChecksum, TrickleSource, read_all, reference_stream
+from helpers import CustomChecksum, TrickleSource, read_all, reference_stream, xfail_in_native
 
 import flatstream as fs
 from flatstream import memory
@@ -129,18 +129,16 @@ BIG = 2 << 20
 BURST = [b"B" * BIG] + [b"small %02d" % i for i in range(20)]
 
 
-def _xfail_native(kernel_mode: str) -> None:
-    if kernel_mode == "native":
-        pytest.xfail(
-            "native FrameDecoder.capacity is 0 while it holds a bytes chunk it "
-            "borrowed from the source, so a policy cannot see the burst"
-        )
+NATIVE_CAPACITY = (
+    "native FrameDecoder.capacity is 0 while it holds a bytes chunk it borrowed "
+    "from the source, so a policy cannot see the burst"
+)
 
 
-def test_reader_gives_back_a_burst(kernel_mode: str) -> None:
+def test_reader_gives_back_a_burst(request: Any, kernel_mode: str) -> None:
     """A source that delivers a 2 MiB frame and small ones in one read: after
     the policy fires the buffer holds only the small frames still pending."""
-    _xfail_native(kernel_mode)
+    xfail_in_native(request, kernel_mode, NATIVE_CAPACITY)
     infos: List[fs.ReclamationInfo] = []
     policy = fs.SizeThresholdPolicy(1 << 20, 1024, 3, on_reclaim=infos.append)
     reader = fs.StreamReader(io.BytesIO(reference_stream(BURST)), memory_policy=policy, chunk_size=8 << 20)
@@ -153,7 +151,7 @@ def test_reader_gives_back_a_burst(kernel_mode: str) -> None:
 
 
 @pytest.mark.parametrize("custom", [False, True], ids=["crc32", "custom"])
-@pytest.mark.parametrize("chunk_size", [7, 1 << 20])
+@pytest.mark.parametrize("chunk_size", [61, 1 << 20])
 def test_a_reclaim_never_invalidates_a_payload_already_handed_out(
     chunk_size: int, custom: bool
 ) -> None:
@@ -180,8 +178,8 @@ def test_a_reclaim_never_invalidates_a_payload_already_handed_out(
     assert [bytes(kept[i]) for i in range(1, len(kept), 2)] == BURST
 
 
-def test_reader_reclaims_never_grow_the_buffer(kernel_mode: str) -> None:
-    _xfail_native(kernel_mode)
+def test_reader_reclaims_never_grow_the_buffer(request: Any, kernel_mode: str) -> None:
+    xfail_in_native(request, kernel_mode, NATIVE_CAPACITY)
     infos: List[fs.ReclamationInfo] = []
     policy = fs.AdaptiveWatermarkPolicy(2, 2, on_reclaim=infos.append)
     reader = fs.StreamReader(io.BytesIO(reference_stream(BURST)), memory_policy=policy, chunk_size=4096)

@@ -4,6 +4,7 @@ payloads round-trip through every framer and source."""
 
 from __future__ import annotations
 
+import array
 import errno
 import gc
 import io
@@ -201,6 +202,22 @@ def test_buffer_sources(kind: str) -> None:
     stream = reference_stream(PAYLOADS, "crc16")
     with open_source(kind, stream) as source:
         assert read_all(fs.StreamReader(source, fs.ChecksumDeframer("crc16"))) == (PAYLOADS, None)
+
+
+def test_buffers_of_wider_items_are_read_as_bytes() -> None:
+    stream = reference_stream([b"abcd", b"efghijkl"], "crc32")  # 28 bytes
+    assert len(stream) % 4 == 0
+    deframer = fs.ChecksumDeframer("crc32")
+    sources = [
+        np.frombuffer(stream, dtype=np.uint8),
+        np.frombuffer(stream, dtype=np.int32),
+        array.array("I", stream),
+        memoryview(stream).cast("I"),
+        memoryview(stream).cast("b"),
+    ]
+    for source in sources:
+        assert read_all(fs.StreamReader(source, deframer)) == ([b"abcd", b"efghijkl"], None)
+        assert fs.recover(source, deframer) == (2, len(stream), fs.RecoveryEnd.CLEAN_EOF)
 
 
 def test_read_message_and_process_all() -> None:
