@@ -12,6 +12,11 @@
 # fuzz/artifacts/<target>/run-<UTC time>.log. Environment:
 #   FUZZ_NICE=10       niceness of the fuzzer (the machine is shared)
 #   FUZZ_ARGS="..."    extra libFuzzer flags, e.g. "-max_len=65536"
+#   FUZZ_FRESH_EXTENSION=1
+#                      Python targets: fuzz the Rust extension built from the
+#                      tree as it is now (into fuzz/target/ext, with a copy of
+#                      python/flatstream beside it, first on PYTHONPATH) instead
+#                      of the one installed in .venv, without touching .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +39,7 @@ case "$what" in
     rust) targets=("${RUST_TARGETS[@]}") ;;
     python) targets=("${PYTHON_TARGETS[@]}") ;;
     -h | --help)
-        sed -n '2,16p' "$0"
+        sed -n '2,21p' "$0"
         exit 0
         ;;
     *) targets=("$what") ;;
@@ -70,13 +75,33 @@ ensure_atheris() {
     fi
 }
 
+fresh_extension() {
+    local ext=fuzz/target/ext suffix
+    PYO3_BUILD_EXTENSION_MODULE=1 PYO3_PYTHON="$PWD/.venv/bin/python" CARGO_TARGET_DIR="$ext" \
+        nice -n "$nice_level" cargo build --release --features python
+    rm -rf "$ext/pkg"
+    mkdir -p "$ext/pkg"
+    cp -r python/flatstream "$ext/pkg/"
+    rm -f "$ext"/pkg/flatstream/_native*.so
+    suffix=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+    cp "$ext/release/libflatstream_native.so" "$ext/pkg/flatstream/_native$suffix"
+    export PYTHONPATH="$PWD/$ext/pkg${PYTHONPATH:+:$PYTHONPATH}"
+    echo "== fuzzing flatstream from $ext/pkg (extension built from the current tree)"
+}
+
 need_rust=0
 need_python=0
 for t in "${targets[@]}"; do
     if is_rust "$t"; then need_rust=1; else need_python=1; fi
 done
 [ "$need_rust" = 1 ] && ensure_cargo_fuzz
-[ "$need_python" = 1 ] && ensure_atheris
+if [ "$need_python" = 1 ]; then
+    ensure_atheris
+    if [ "${FUZZ_FRESH_EXTENSION:-0}" = 1 ]; then
+        fresh_extension
+    fi
+    .venv/bin/python -c 'import flatstream as fs; print("== flatstream from", fs.__file__, "kernels:", fs.KERNELS)'
+fi
 if [ "$need_rust" = 1 ]; then
     # Build once up front so the timed runs below fuzz instead of compile.
     (cd fuzz && nice -n "$nice_level" cargo fuzz build -O)
