@@ -121,11 +121,33 @@ def test_every_bit_flip_in_checksum_or_payload_is_caught(algo: str) -> None:
             )
 
 
-@pytest.mark.parametrize("declared", [0xFFFFFFFF, 1001], ids=["4GiB", "limit+1"])
+@pytest.mark.parametrize("algo", CHECKED_ALGOS)
+def test_bit_flips_in_the_length_never_yield_wrong_payloads(algo: str) -> None:
+    """A damaged length moves the frame's boundaries: the checksum, the limit
+    or the end of input catches it; no wrong payload is ever delivered."""
+    payloads = [b"first frame", b"second frame!", b"third", b"fourth and last"]
+    stream = reference_stream(payloads, algo)
+    offset = len(reference_stream(payloads[:1], algo))  # the second frame's length field
+    for bit in range(32):
+        damaged = bytearray(stream)
+        damaged[offset + bit // 8] ^= 1 << (bit % 8)
+        for make in SOURCES:
+            got, error = read_all(fs.StreamReader(make(bytes(damaged)), fs.Deframer(algo, 4096)))
+            assert got == payloads[:1], bit
+            assert isinstance(error, (fs.ChecksumMismatch, fs.InvalidFrame, fs.UnexpectedEof))
+            assert error.offset == offset
+
+
+@pytest.mark.parametrize(
+    "declared,limit",
+    [(0xFFFFFFFF, None), ((1 << 31) + 1, None), (1001, 1000), (0xFFFFFFFF, 0xFFFFFFFE)],
+    ids=["4GiB", "default-limit+1", "limit+1", "u32-max-over-limit"],
+)
 @pytest.mark.parametrize("algo", ["none", "xxh3_64"])
-def test_hostile_length_is_refused_at_its_frame(declared: int, algo: str) -> None:
-    limit = 1000 if declared == 1001 else None
-    expected_limit = 1000 if limit else fs.DEFAULT_MAX_FRAME_LEN
+def test_hostile_length_is_refused_at_its_frame(
+    declared: int, limit: Optional[int], algo: str
+) -> None:
+    expected_limit = limit if limit is not None else fs.DEFAULT_MAX_FRAME_LEN
     good = reference_stream([b"ok", b""], algo)
     hostile = struct.pack("<I", declared) + b"\x00" * WIDTH[algo] + b"tail bytes"
     stream = good + hostile
