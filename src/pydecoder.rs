@@ -66,7 +66,8 @@ impl Storage {
     fn capacity(&self) -> usize {
         match self {
             Storage::Owned(v) => v.capacity(),
-            Storage::Borrowed(_) => 0,
+            // A chunk taken from the source: the decoder keeps it alive.
+            Storage::Borrowed(b) => b.len_bytes(),
         }
     }
 }
@@ -507,7 +508,16 @@ impl FrameDecoder {
                 "cannot feed a decoder after the end of its input",
             ));
         }
-        let incoming = borrow_buffer(data)?;
+        let incoming = match borrow_buffer(data) {
+            Ok(buffer) => buffer,
+            // Items wider than a byte (array('I'), numpy): take their bytes.
+            Err(_) => borrow_buffer(
+                &py.import("builtins")?
+                    .getattr("memoryview")?
+                    .call1((data,))?
+                    .call_method1("cast", ("B",))?,
+            )?,
+        };
         if incoming.len_bytes() == 0 {
             return Ok(());
         }
@@ -597,7 +607,11 @@ impl FrameDecoder {
     /// Bytes of memory the decoder's own buffer occupies (0 when borrowing).
     #[getter]
     fn capacity(&self) -> usize {
-        self.storage.capacity()
+        if self.borrowed {
+            0
+        } else {
+            self.storage.capacity()
+        }
     }
 
     /// How many more bytes the next frame needs at least (0 if none are).
@@ -611,11 +625,11 @@ impl FrameDecoder {
         if self.borrowed {
             return 0;
         }
-        let before = self.storage.capacity();
+        let before = self.capacity();
         let rest = self.storage.bytes(py)[self.pos..].to_vec();
         self.storage = Arc::new(Storage::Owned(rest));
         self.base += self.pos as u64;
         self.pos = 0;
-        before.saturating_sub(self.storage.capacity())
+        before.saturating_sub(self.capacity())
     }
 }

@@ -9,7 +9,7 @@ from typing import Any, List, Optional
 import numpy as np
 import pytest
 from flatbuffers.table import Table
-from helpers import CustomChecksum, TrickleSource, read_all, reference_stream, xfail_in_native
+from helpers import CustomChecksum, TrickleSource, read_all, reference_stream
 
 import flatstream as fs
 from flatstream import memory
@@ -129,16 +129,9 @@ BIG = 2 << 20
 BURST = [b"B" * BIG] + [b"small %02d" % i for i in range(20)]
 
 
-NATIVE_CAPACITY = (
-    "native FrameDecoder.capacity is 0 while it holds a bytes chunk it borrowed "
-    "from the source, so a policy cannot see the burst"
-)
-
-
 def test_reader_gives_back_a_burst(request: Any, kernel_mode: str) -> None:
     """A source that delivers a 2 MiB frame and small ones in one read: after
     the policy fires the buffer holds only the small frames still pending."""
-    xfail_in_native(request, kernel_mode, NATIVE_CAPACITY)
     infos: List[fs.ReclamationInfo] = []
     policy = fs.SizeThresholdPolicy(1 << 20, 1024, 3, on_reclaim=infos.append)
     reader = fs.StreamReader(io.BytesIO(reference_stream(BURST)), memory_policy=policy, chunk_size=8 << 20)
@@ -179,7 +172,6 @@ def test_a_reclaim_never_invalidates_a_payload_already_handed_out(
 
 
 def test_reader_reclaims_never_grow_the_buffer(request: Any, kernel_mode: str) -> None:
-    xfail_in_native(request, kernel_mode, NATIVE_CAPACITY)
     infos: List[fs.ReclamationInfo] = []
     policy = fs.AdaptiveWatermarkPolicy(2, 2, on_reclaim=infos.append)
     reader = fs.StreamReader(io.BytesIO(reference_stream(BURST)), memory_policy=policy, chunk_size=4096)
