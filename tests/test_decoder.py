@@ -14,6 +14,8 @@ import tracemalloc
 from typing import Any, Callable, List, Optional, Sequence
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from helpers import (
     ALGOS,
     CHECKED_ALGOS,
@@ -346,3 +348,43 @@ def _summary(error: Optional[BaseException]) -> Any:
     if error is None:
         return None
     return type(error), getattr(error, "offset", None), str(error)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    payloads=st.lists(st.binary(max_size=40), max_size=8),
+    algo=st.sampled_from(ALGOS),
+    cut_fraction=st.floats(0, 1),
+    splits=st.lists(st.integers(1, 17), min_size=1, max_size=30),
+)
+def test_any_split_and_cut_of_any_stream(
+    payloads: List[bytes], algo: str, cut_fraction: float, splits: List[int]
+) -> None:
+    """However the bytes arrive, the decoder finds the same frames and the same end."""
+    stream = reference_stream(payloads, algo)
+    cut = int(len(stream) * cut_fraction)
+    decoder = fs.FrameDecoder(fs.resolve_checksum(algo), 1 << 20)
+    got: List[bytes] = []
+    pos, chunk = 0, 0
+    error: Optional[BaseException] = None
+    try:
+        while True:
+            event = decoder.next_frame()
+            if event is fs.NEED_DATA:
+                if pos >= cut:
+                    decoder.feed_eof()
+                    continue
+                size = splits[chunk % len(splits)]
+                chunk += 1
+                decoder.feed(stream[pos : min(cut, pos + size)])
+                pos = min(cut, pos + size)
+            elif event is fs.END:
+                break
+            else:
+                got.append(bytes(event))
+    except fs.UnexpectedEof as eof:
+        error = eof
+    done, good, clean = expected_at_cut(payloads, WIDTH[algo], cut)
+    assert got == payloads[:done]
+    assert (error is None) == clean
+    assert decoder.offset == good

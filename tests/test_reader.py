@@ -98,6 +98,34 @@ def test_os_error_at_every_offset_surfaces_unchanged(
             assert got == PAYLOADS[:done]
 
 
+class FailingRaw(io.RawIOBase):
+    """A raw device that fails after ``fail_at`` bytes, under a real BufferedReader."""
+
+    def __init__(self, data: bytes, fail_at: int, error: OSError) -> None:
+        self.data, self.fail_at, self.error, self.pos = data, fail_at, error, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.pos >= self.fail_at:
+            raise self.error
+        chunk = self.data[self.pos : min(self.fail_at, self.pos + len(buffer))]
+        buffer[: len(chunk)] = chunk
+        self.pos += len(chunk)
+        return len(chunk)
+
+
+def test_os_error_through_a_real_buffered_reader() -> None:
+    stream = reference_stream(PAYLOADS, "crc32")
+    for fail_at in range(len(stream) + 1):
+        error = OSError(errno.EIO, "input/output error")
+        source = io.BufferedReader(FailingRaw(stream, fail_at, error), buffer_size=16)
+        got, raised = read_all(fs.StreamReader(source, fs.ChecksumDeframer("crc32")))
+        assert raised is error, (fail_at, raised)
+        assert got == PAYLOADS[: expected_at_cut(PAYLOADS, 4, fail_at)[0]]
+
+
 @pytest.mark.parametrize("algo", ["none", "crc32c"])
 def test_an_early_empty_read_is_the_end(algo: str) -> None:
     stream = reference_stream(PAYLOADS, algo)
