@@ -1,0 +1,236 @@
+"""Helpers the generated codec functions call.
+
+Encoding emulates the official ``flatbuffers.Builder`` exactly: the buffer is
+built back to front (children before their parent), every object aligned the
+way ``Builder.Prep`` aligns it, vtables shared within a buffer when their bytes
+are equal. Instead of one ``bytearray`` grown downwards, each object becomes
+one ``bytes`` chunk in ``Out.parts`` (in build order) and ``Out.used`` counts
+the bytes built so far, which is the builder's ``Offset()``; the finished
+buffer is the chunks joined in reverse.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Callable, Dict, List, Sequence
+
+import numpy as np
+
+from .errors import DecodeError, EncodeError
+
+__all__ = [
+    "Out",
+    "put_string",
+    "put_vector_bytes",
+    "put_scalar_vector",
+    "put_offset_vector",
+    "put_struct_vector",
+    "finish",
+    "read_string",
+    "read_bytes",
+    "read_scalar_vector",
+    "read_string_vector",
+    "read_table_vector",
+    "read_struct_vector",
+]
+
+ZEROS = bytes(256)
+_pack_u32 = struct.Struct("<I").pack
+_u32 = struct.Struct("<I").unpack_from
+
+
+class Out:
+    """The state of one buffer being built (the builder's head, minalign and
+    vtable cache)."""
+
+    __slots__ = ("parts", "used", "minalign", "vtables")
+
+    def __init__(self) -> None:
+        self.parts: List[bytes] = []
+        self.used = 0
+        self.minalign = 1
+        self.vtables: Dict[bytes, int] = {}
+
+
+def put_string(out: Out, value: Any) -> int:
+    """``Builder.CreateString``: a str (UTF-8) or a bytes-like, as is."""
+    if type(value) is str:
+        data = value.encode("utf-8")
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+    else:
+        raise EncodeError(f"a string field takes str or bytes, not {type(value).__name__}")
+    n = len(data)
+    used = out.used
+    pad = -(used + n + 1) & 3
+    out.parts.append(_pack_u32(n) + data + ZEROS[: pad + 1])
+    used += n + pad + 5
+    out.used = used
+    if out.minalign < 4:
+        out.minalign = 4
+    return used
+
+
+def put_vector_bytes(out: Out, data: bytes, count: int, align: int) -> int:
+    """``Builder.StartVector`` + the element bytes + ``EndVector``."""
+    used = out.used
+    size = len(data)
+    pad = -(used + size) & 3
+    pad += -(used + pad + size) & (align - 1)
+    out.parts.append(_pack_u32(count) + data + ZEROS[:pad])
+    used += pad + size + 4
+    out.used = used
+    if out.minalign < align:
+        out.minalign = align
+    if out.minalign < 4:
+        out.minalign = 4
+    return used
+
+
+def _array_bytes(array: Any, dtype: str, lo: Any, hi: Any) -> bytes:
+    if array.ndim != 1:
+        raise EncodeError(f"a vector takes a 1-dimensional array, not {array.ndim}-dimensional")
+    target = np.dtype(dtype)
+    if array.dtype != target:
+        if array.dtype.kind in "iu" and target.kind in "iu" and array.size:
+            if int(array.min()) < lo or int(array.max()) > hi:
+                raise EncodeError(f"array values do not fit {target}")
+            converted = array.astype(target)
+        else:
+            try:
+                converted = array.astype(target, casting="same_kind")
+            except TypeError as exc:
+                raise EncodeError(f"cannot store a {array.dtype} array as {target}: {exc}") from None
+        array = converted
+    return array.tobytes()  # type: ignore[no-any-return]
+
+
+def put_scalar_vector(out: Out, value: Any, code: str, dtype: str, size: int, lo: Any, hi: Any) -> int:
+    """A vector of scalars from a list/tuple/iterable, a numpy array (any
+    dtype that converts without loss of kind), or for 1-byte elements a
+    bytes-like."""
+    if type(value) is list or type(value) is tuple:
+        count = len(value)
+        data = struct.pack(f"<{count}{code}", *value)
+    elif isinstance(value, np.ndarray):
+        data = _array_bytes(value, dtype, lo, hi)
+        count = value.size
+    elif size == 1 and isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        count = len(data)
+    elif isinstance(value, (str, bytes, bytearray, memoryview)):
+        raise EncodeError(f"a vector of {dtype} takes a sequence of numbers, not {type(value).__name__}")
+    else:
+        items = list(value)
+        count = len(items)
+        data = struct.pack(f"<{count}{code}", *items)
+    return put_vector_bytes(out, data, count, size)
+
+
+def put_offset_vector(out: Out, offsets: Sequence[int]) -> int:
+    """A vector of offsets to objects already built (tables or strings)."""
+    count = len(offsets)
+    used = out.used
+    pad = -used & 3
+    base = used + pad + 4 * count
+    values = [base - off for off in offsets]
+    for i in range(count):
+        values[i] -= 4 * i
+    out.parts.append(struct.pack(f"<{count + 1}I", count, *values) + ZEROS[:pad])
+    used = base + 4
+    out.used = used
+    if out.minalign < 4:
+        out.minalign = 4
+    return used
+
+
+def put_struct_vector(
+    out: Out, value: Any, pack_one: Callable[[Any], bytes], dtype: Any, size: int, align: int
+) -> int:
+    """A vector of structs from struct objects, or a numpy array of the
+    struct's dtype (or one whose fields convert to it)."""
+    if isinstance(value, np.ndarray):
+        if value.ndim != 1:
+            raise EncodeError("a vector of structs takes a 1-dimensional array")
+        if value.dtype != dtype:
+            if value.dtype.names is None:
+                raise EncodeError(f"a vector of structs takes a structured array of {dtype}")
+            value = value.astype(dtype)
+        return put_vector_bytes(out, value.tobytes(), value.size, align)
+    items = value if type(value) is list else list(value)
+    data = b"".join([pack_one(item) for item in items])
+    return put_vector_bytes(out, data, len(items), align)
+
+
+def finish(out: Out, root: int, ident: bytes, max_size: int) -> bytes:
+    """``Builder.Finish(root, file_identifier)``: the finished buffer."""
+    used = out.used
+    pad = -(used + 4 + len(ident)) & (out.minalign - 1)
+    used += pad + len(ident)
+    parts = out.parts
+    parts.append(_pack_u32(used + 4 - root) + ident + ZEROS[:pad])
+    parts.reverse()
+    data = b"".join(parts)
+    if len(data) > max_size:
+        raise EncodeError(f"the buffer is {len(data)} bytes, over the limit of {max_size}")
+    return data
+
+
+# -- reading ------------------------------------------------------------------------
+
+
+def _span(buf: Any, pos: int, size: int, what: str) -> int:
+    """The end of ``size`` bytes at ``pos``, checked against the buffer."""
+    end = pos + size
+    if end > len(buf):
+        raise DecodeError(f"{what} at byte {pos} runs past the end of the {len(buf)}-byte buffer")
+    return end
+
+
+def read_string(buf: Any, pos: int) -> str:
+    n = _u32(buf, pos)[0]
+    start = pos + 4
+    return str(buf[start : _span(buf, start, n, "a string")], "utf-8")
+
+
+def read_bytes(buf: Any, pos: int) -> bytes:
+    n = _u32(buf, pos)[0]
+    start = pos + 4
+    return bytes(buf[start : _span(buf, start, n, "a byte vector")])
+
+
+def read_scalar_vector(buf: Any, pos: int, dtype: Any, size: int) -> Any:
+    """A zero-copy numpy view of a vector of scalars."""
+    n = _u32(buf, pos)[0]
+    _span(buf, pos + 4, n * size, "a vector")
+    return np.frombuffer(buf, dtype, n, pos + 4)
+
+
+def _offsets(buf: Any, pos: int) -> Any:
+    n = _u32(buf, pos)[0]
+    _span(buf, pos + 4, 4 * n, "a vector")
+    return struct.unpack_from(f"<{n}I", buf, pos + 4)
+
+
+def read_string_vector(buf: Any, pos: int) -> List[str]:
+    base = pos + 4
+    return [read_string(buf, base + 4 * i + off) for i, off in enumerate(_offsets(buf, pos))]
+
+
+def read_table_vector(buf: Any, pos: int, decode: Callable[[Any, int], Any]) -> List[Any]:
+    base = pos + 4
+    return [decode(buf, base + 4 * i + off) for i, off in enumerate(_offsets(buf, pos))]
+
+
+def read_struct_vector(buf: Any, pos: int, layout: struct.Struct, make: Callable[..., Any]) -> List[Any]:
+    n = _u32(buf, pos)[0]
+    start = pos + 4
+    end = _span(buf, start, n * layout.size, "a vector of structs")
+    return [make(*values) for values in layout.iter_unpack(buf[start:end])]
+
+
+def read_struct_array(buf: Any, pos: int, dtype: Any) -> Any:
+    """A zero-copy numpy structured view of a vector of structs."""
+    n = _u32(buf, pos)[0]
+    _span(buf, pos + 4, n * dtype.itemsize, "a vector of structs")
+    return np.frombuffer(buf, dtype, n, pos + 4)

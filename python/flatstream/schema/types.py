@@ -1,0 +1,52 @@
+"""Scalar annotation types for ``@fs.table`` and ``@fs.struct`` classes.
+
+``fs.u64`` is ``Annotated[int, ...]``: a type checker sees ``int`` (so
+``TelemetryEvent(1, 2, 3.0)`` type-checks), the schema builder sees the wire
+type. ``bool``, ``str`` and ``bytes`` are used as plain Python types; a plain
+``int`` means ``fs.i64`` and a plain ``float`` ``fs.f64``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from typing import Annotated
+
+from .model import BaseType
+
+__all__ = ["Scalar", "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "f32", "f64"]
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """The marker inside ``Annotated[int, Scalar(...)]`` naming a wire type."""
+
+    base: BaseType
+
+    def __repr__(self) -> str:
+        return f"fs.{_NAMES[self.base]}"
+
+
+_NAMES = {
+    BaseType.UBYTE: "u8",
+    BaseType.USHORT: "u16",
+    BaseType.UINT: "u32",
+    BaseType.ULONG: "u64",
+    BaseType.BYTE: "i8",
+    BaseType.SHORT: "i16",
+    BaseType.INT: "i32",
+    BaseType.LONG: "i64",
+    BaseType.FLOAT: "f32",
+    BaseType.DOUBLE: "f64",
+}
+
+u8 = Annotated[int, Scalar(BaseType.UBYTE)]
+u16 = Annotated[int, Scalar(BaseType.USHORT)]
+u32 = Annotated[int, Scalar(BaseType.UINT)]
+u64 = Annotated[int, Scalar(BaseType.ULONG)]
+i8 = Annotated[int, Scalar(BaseType.BYTE)]
+i16 = Annotated[int, Scalar(BaseType.SHORT)]
+i32 = Annotated[int, Scalar(BaseType.INT)]
+i64 = Annotated[int, Scalar(BaseType.LONG)]
+f32 = Annotated[float, Scalar(BaseType.FLOAT)]
+f64 = Annotated[float, Scalar(BaseType.DOUBLE)]
