@@ -113,13 +113,28 @@ class CustomChecksum:
         return int.from_bytes(digest[: self.width], "little")
 
 
-def xfail_in_native(request: Any, kernel_mode: str, reason: str) -> None:
-    """Mark the running test as a known failure of the native twin. Strict:
-    once the native code is fixed the test passes and this must go."""
-    if kernel_mode == "native":
-        import pytest
+@contextlib.contextmanager
+def kernels(mode: str) -> Iterator[None]:
+    """Run the body on the native kernels or on their pure twins (as the
+    conftest fixture does for a whole test), restoring them afterwards."""
+    from flatstream import _kernels
+    from flatstream.decoder import PyFrameDecoder
 
-        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
+    native = _kernels.native
+    if mode == "native" and native is None:
+        raise RuntimeError("the extension is not built")
+    source = native if mode == "native" else _kernels.pure
+    names = [n for n in ("checksum", "scan", "frame_many", "scan_all") if hasattr(_kernels, n)]
+    saved = {n: getattr(_kernels, n) for n in names + ["FrameDecoder", "IMPLEMENTATION"]}
+    try:
+        for name in names:
+            setattr(_kernels, name, getattr(source, name))
+        _kernels.FrameDecoder = native.FrameDecoder if mode == "native" else PyFrameDecoder
+        _kernels.IMPLEMENTATION = mode
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(_kernels, name, value)
 
 
 # -- sources -----------------------------------------------------------------

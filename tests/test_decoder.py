@@ -24,6 +24,7 @@ from helpers import (
     expected_at_cut,
     read_all,
     reference_checksum,
+    kernels,
     reference_stream,
 )
 
@@ -388,3 +389,50 @@ def test_any_split_and_cut_of_any_stream(
     assert got == payloads[:done]
     assert (error is None) == clean
     assert decoder.offset == good
+
+
+def _outcome(data: bytes, algo: str, kind: str, limit: int) -> Any:
+    """Everything observable about reading and recovering ``data``."""
+    make = dict(zip(SOURCE_IDS, SOURCES))[kind]
+    got, error = read_all(fs.StreamReader(make(data), fs.Deframer(algo, limit)))
+    fields = None if error is None else (type(error), sorted(vars(error).items()), str(error))
+    try:
+        report: Any = fs.recover(make(data), fs.Deframer(algo, limit))
+    except fs.FlatstreamError as failure:
+        report = type(failure), sorted(vars(failure).items())
+    return got, fields, report
+
+
+@pytest.mark.skipif(fs._kernels.native is None, reason="needs the extension")
+@settings(max_examples=150, deadline=None)
+@given(
+    payloads=st.lists(st.binary(max_size=30), max_size=6),
+    algo=st.sampled_from(ALGOS),
+    kind=st.sampled_from(SOURCE_IDS),
+    damage=st.lists(
+        st.tuples(st.sampled_from(["cut", "flip", "length"]), st.floats(0, 1), st.integers(0, 255)),
+        max_size=2,
+    ),
+    limit=st.sampled_from([1 << 31, 25]),
+)
+def test_native_and_python_agree_on_any_damage(
+    payloads: List[bytes], algo: str, kind: str, damage: List[Any], limit: int
+) -> None:
+    """The same frames, the same error with the same fields and message, and
+    the same recovery report, from both twins (each example runs both)."""
+    data = bytearray(reference_stream(payloads, algo))
+    for op, where, value in damage:
+        if not data:
+            break
+        at = min(int(where * len(data)), len(data) - 1)
+        if op == "cut":
+            del data[at:]
+        elif op == "flip":
+            data[at] ^= 1 << (value % 8)
+        else:
+            data[at : at + 4] = struct.pack("<I", value * 0x01010101)[: len(data) - at]
+    outcomes = []
+    for mode in ("native", "python"):
+        with kernels(mode):
+            outcomes.append(_outcome(bytes(data), algo, kind, limit))
+    assert outcomes[0] == outcomes[1]
