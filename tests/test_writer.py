@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import errno
 import io
+import socket
+import threading
+from pathlib import Path
 from typing import Any, List
 
 import flatbuffers
@@ -274,3 +277,40 @@ def test_a_refusal_is_not_a_failure() -> None:
         writer.write_payload(b"")
     writer.write_payload(b"ok")
     assert sink.getvalue().endswith(reference_frame(b"ok"))
+
+
+def test_a_raw_unbuffered_file_sink(tmp_path: Path) -> None:
+    path = tmp_path / "raw.bin"
+    with open(path, "wb", buffering=0) as raw:
+        with fs.StreamWriter(raw, fs.ChecksumFramer("crc32c")) as writer:
+            for payload in PAYLOADS:
+                writer.write_payload(payload)
+            writer.write_many(PAYLOADS)
+    assert path.read_bytes() == reference_stream(PAYLOADS * 2, "crc32c")
+
+
+def test_a_socket_between_a_writer_thread_and_a_reader() -> None:
+    left, right = socket.socketpair()
+    payloads = [b"message %d" % i * (i % 7) for i in range(500)]
+    failures: List[BaseException] = []
+
+    def produce() -> None:
+        try:
+            with right, right.makefile("wb") as sink:
+                with fs.StreamWriter(sink, fs.ChecksumFramer("xxh3_64")) as writer:
+                    for i, payload in enumerate(payloads):
+                        if i % 50 == 0:
+                            writer.flush()
+                        writer.write_payload(payload)
+        except BaseException as error:  # reported below
+            failures.append(error)
+
+    thread = threading.Thread(target=produce)
+    thread.start()
+    try:
+        with left, left.makefile("rb") as source:
+            got, error = read_all(fs.StreamReader(source, fs.ChecksumDeframer("xxh3_64")))
+    finally:
+        thread.join()
+    assert failures == []
+    assert (got, error) == (payloads, None)
