@@ -217,22 +217,28 @@ _ADDRESS_SPACE_PROBE = """
 import io, resource, struct, sys
 import flatstream as fs
 # Allow this process 1 GiB more address space than it has now: sizing any
-# buffer from a 4 GiB claim fails, whether Python or Rust allocates it.
+# buffer from a claim of 1 GiB or more fails, whether Python or Rust allocates it.
 with open("/proc/self/status") as status:
     vm = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
 resource.setrlimit(resource.RLIMIT_AS, (vm + (1 << 30), resource.RLIM_INFINITY))
-stream = struct.pack("<I", 0xFFFFFFFF) + bytes(8) + b"only a few bytes follow"
-for source in (io.BytesIO(stream), open(sys.argv[1], "rb", buffering=0)):
-    for deframer in (fs.ChecksumDeframer("xxh3_64"), fs.ChecksumDeframer("xxh3_64", 0xFFFFFFFE)):
-        try:
-            fs.StreamReader(source, deframer).read_message()
-        except fs.InvalidFrame as error:
-            assert error.declared_len == 0xFFFFFFFF
-        source.seek(0)
-    try:
-        fs.recover(source, fs.ChecksumDeframer("xxh3_64"))
-    except fs.InvalidFrame:
-        pass
+cases = [
+    (0xFFFFFFFF, fs.ChecksumDeframer("xxh3_64")),
+    (0xFFFFFFFF, fs.ChecksumDeframer("xxh3_64", 0xFFFFFFFE)),
+    ((1 << 30) + 1, fs.ChecksumDeframer("xxh3_64").bounded(1 << 30)),
+]
+for declared, deframer in cases:
+    stream = struct.pack("<I", declared) + bytes(8) + b"only a few bytes follow"
+    with open(sys.argv[1], "wb") as out:
+        out.write(stream)
+    for make in (lambda: io.BytesIO(stream), lambda: open(sys.argv[1], "rb", buffering=0)):
+        for attempt in (lambda s: fs.StreamReader(s, deframer).read_message(),
+                        lambda s: fs.recover(s, deframer)):
+            try:
+                attempt(make())
+            except fs.InvalidFrame as error:
+                assert error.declared_len == declared, error
+            else:
+                raise AssertionError("no InvalidFrame for a claim of %d" % declared)
 print("refused without allocating")
 """
 
