@@ -460,7 +460,7 @@ def _compose(base: Any, order: Tuple[str, ...], limit: int, calls: List[bytes]) 
     return base
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     payloads=st.lists(st.binary(max_size=64), max_size=12),
     checksum=st.sampled_from(CHECKSUM_CHOICES),
