@@ -15,11 +15,13 @@ use std::sync::Arc;
 
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{
-    PyBlockingIOError, PyException, PyInterruptedError, PyRuntimeError, PyValueError,
+    PyBaseException, PyBlockingIOError, PyException, PyInterruptedError, PyRuntimeError,
+    PyValueError,
 };
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
+use pyo3::{PyTraverseError, PyVisit};
 
 use crate::checksum::Algorithm;
 use crate::scan::{read_le, step, Step, LENGTH_BYTES};
@@ -240,7 +242,7 @@ pub struct FrameDecoder {
     last_view: Option<Py<FrameView>>,
     /// An error `next_batch` met after some good frames: it returned those
     /// first, and the next pull raises this.
-    pending: Option<PyErr>,
+    pending: Option<Py<PyBaseException>>,
     hooks: Hooks,
 }
 
@@ -428,7 +430,7 @@ impl FrameDecoder {
 
     fn pull(&mut self, py: Python<'_>) -> PyResult<Option<Py<FrameView>>> {
         if let Some(err) = self.pending.take() {
-            return Err(err);
+            return Err(PyErr::from_value(err.into_bound(py).into_any()));
         }
         loop {
             match self.decode(py)? {
@@ -460,6 +462,32 @@ impl FrameDecoder {
 
 #[pymethods]
 impl FrameDecoder {
+    // The decoder holds Python objects that can lead back to it (its sticky
+    // error's traceback holds the frames of the reader that drives it, the
+    // read callable and steps may be bound methods of its owner): without
+    // these, such cycles are invisible to the garbage collector and leak with
+    // their buffers (found by the decoder fuzz target).
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.custom)?;
+        visit.call(&self.error)?;
+        visit.call(&self.read)?;
+        for step in &self.steps {
+            visit.call(step)?;
+        }
+        visit.call(&self.last_view)?;
+        visit.call(&self.pending)?;
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.custom = None;
+        self.error = None;
+        self.read = None;
+        self.steps.clear();
+        self.last_view = None;
+        self.pending = None;
+    }
+
     #[new]
     #[pyo3(signature = (checksum, max_frame_len, *, read=None, chunk_size=262144, steps=Vec::new(), release_views=false))]
     fn new(
@@ -572,7 +600,7 @@ impl FrameDecoder {
                     // Frames before a bad one are all delivered: hand out the
                     // good ones now and raise the error on the next call.
                     Err(err) if !batch.is_empty() && err.is_instance_of::<PyException>(py) => {
-                        self.pending = Some(err);
+                        self.pending = Some(err.into_value(py));
                         break;
                     }
                     Err(err) => return Err(err),

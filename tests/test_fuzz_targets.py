@@ -136,3 +136,28 @@ def test_regression_batch_delivers_frames_before_a_refusal() -> None:
     with pytest.raises(fs.ValidationFailed) as caught:
         next(batches)
     assert caught.value.offset == 6
+
+
+def test_regression_errored_reader_is_collected() -> None:
+    """decoder, 2026-11-22: the fuzzer's memory grew ~7 KB per input and its
+    speed fell. A native decoder's sticky error holds a traceback whose frames
+    hold the reader that owns the decoder; the decoder did not expose its
+    references to the garbage collector, so every reader that met an error
+    leaked with its buffers."""
+    import gc
+    import io
+    import weakref
+
+    import flatstream as fs
+
+    reader = fs.StreamReader(io.BytesIO(fs.DefaultFramer().frame(b"abc")[:-1]))
+    try:
+        reader.read_message()
+    except fs.UnexpectedEof:
+        pass
+    else:
+        raise AssertionError("a torn frame was not reported")
+    gone = weakref.ref(reader)
+    del reader
+    gc.collect()
+    assert gone() is None, "a reader that met an error was never freed"
