@@ -59,6 +59,23 @@ from .memory import (
 from .reader import StreamReader
 from .recovery import RecoveryEnd, RecoveryReport, recover, recover_file
 from .scanning import FrameIndex, ScanSummary, count, scan, verify
+from .schema import (
+    Codec,
+    DecodeError,
+    EncodeError,
+    Schema,
+    SchemaError,
+    SchemaVerifier,
+    VerificationError,
+    VerifyOptions,
+    codec,
+    field,
+    load_schema,
+    struct,
+    table,
+)
+from .schema import verify as verify_buffer
+from .schema.types import f32, f64, i8, i16, i32, i64, u8, u16, u32, u64
 from .validation import (
     CompositeValidator,
     NoValidator,
@@ -131,4 +148,29 @@ __all__ = [
     "WriterStats",
     "AsyncStreamReader",
     "AsyncStreamWriter",
+    # schema-compiled codecs (flatstream.schema)
+    "table",
+    "struct",
+    "field",
+    "codec",
+    "Codec",
+    "load_schema",
+    "Schema",
+    "SchemaError",
+    "EncodeError",
+    "DecodeError",
+    "SchemaVerifier",
+    "VerifyOptions",
+    "VerificationError",
+    "verify_buffer",
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "f32",
+    "f64",
 ]

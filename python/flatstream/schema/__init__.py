@@ -1,14 +1,84 @@
-"""Schema-compiled codecs (work in progress)."""
+"""Schema-compiled codecs: FlatBuffers tables encoded and decoded by small
+functions generated once per table, and a schema-driven verifier.
 
-from .bfbs import load_schema
-from .codec import Codec, codec
-from .decorators import field, schema_of, struct, table
+    import flatstream as fs
+
+    @fs.table
+    class TelemetryEvent:
+        device_id: fs.u64
+        timestamp: fs.u64
+        value: fs.f64
+
+    codec = fs.codec(TelemetryEvent)
+    payload = codec.encode(TelemetryEvent(1, 2, 3.0))   # a finished FlatBuffer
+    event = codec.decode(payload)                       # a TelemetryEvent
+
+    schema = fs.load_schema("telemetry.fbs")            # through flatc; or a .bfbs
+    codec = schema.codec("TelemetryEvent")              # decode -> object with attributes
+    schema.verifier("TelemetryEvent").validate(payload) # or use it as a stream validator
+
+Modules: :mod:`.model` (the schema dataclasses), :mod:`.decorators`
+(``@table``/``@struct``), :mod:`.bfbs` (loading), :mod:`.fbs_text`
+(``to_fbs``), :mod:`.codecs` (the compiler), :mod:`.verifier`.
+"""
+
+from .bfbs import compile_fbs, find_flatc, load_schema, schema_from_bfbs
+from .codecs import MAX_BUFFER_SIZE, Codec, codec
+from .decorators import field, is_struct, is_table, schema_of, struct, table
 from .errors import DecodeError, EncodeError, VerificationError
-from .model import Schema
+from .model import (
+    BaseType,
+    EnumDef,
+    FieldDef,
+    FieldType,
+    Schema,
+    SchemaError,
+    StructDef,
+    TableDef,
+    UnionDef,
+    UnionMember,
+)
 from .types import f32, f64, i8, i16, i32, i64, u8, u16, u32, u64
+from .verifier import SchemaVerifier, VerifyOptions, verify
 
 __all__ = [
-    "load_schema", "Codec", "codec", "field", "schema_of", "struct", "table",
-    "DecodeError", "EncodeError", "VerificationError", "Schema",
-    "f32", "f64", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64",
+    "load_schema",
+    "schema_from_bfbs",
+    "compile_fbs",
+    "find_flatc",
+    "Codec",
+    "codec",
+    "MAX_BUFFER_SIZE",
+    "field",
+    "is_struct",
+    "is_table",
+    "schema_of",
+    "struct",
+    "table",
+    "DecodeError",
+    "EncodeError",
+    "VerificationError",
+    "BaseType",
+    "EnumDef",
+    "FieldDef",
+    "FieldType",
+    "Schema",
+    "SchemaError",
+    "StructDef",
+    "TableDef",
+    "UnionDef",
+    "UnionMember",
+    "f32",
+    "f64",
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+    "SchemaVerifier",
+    "VerifyOptions",
+    "verify",
 ]

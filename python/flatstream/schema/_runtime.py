@@ -152,14 +152,25 @@ def put_struct_vector(
     if isinstance(value, np.ndarray):
         if value.ndim != 1:
             raise EncodeError("a vector of structs takes a 1-dimensional array")
-        if value.dtype != dtype:
-            if value.dtype.names is None:
-                raise EncodeError(f"a vector of structs takes a structured array of {dtype}")
-            value = value.astype(dtype)
+        if value.dtype.names is None:
+            raise EncodeError(f"a vector of structs takes a structured array of {dtype}")
+        if value.dtype != dtype or _has_padding(dtype):
+            # Field by field into zeros: padding must not carry stray memory.
+            clean = np.zeros(value.shape, dtype)
+            for name in dtype.names:
+                clean[name] = value[name]
+            value = clean
         return put_vector_bytes(out, value.tobytes(), value.size, align)
     items = value if type(value) is list else list(value)
     data = b"".join([pack_one(item) for item in items])
     return put_vector_bytes(out, data, len(items), align)
+
+
+def _has_padding(dtype: Any) -> bool:
+    fields = dtype.fields or {}
+    return sum(f[0].itemsize for f in fields.values()) != dtype.itemsize or any(
+        f[0].names is not None and _has_padding(f[0]) for f in fields.values()
+    )
 
 
 def finish(out: Out, root: int, ident: bytes, max_size: int) -> bytes:

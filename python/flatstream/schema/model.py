@@ -303,6 +303,21 @@ class Schema:
             return self.structs[full]
         raise SchemaError(f"{full} is not a table or struct")
 
+    def python_type(self, name: str) -> Any:
+        """The Python class a codec decodes definition ``name`` into (and
+        encodes from): the ``@fs.table``/``@fs.struct`` class or enum of a
+        schema written in Python, or for a loaded schema a class made on first
+        use (keyword constructor with the schema's defaults, ``==``, ``repr``)
+        or an ``IntEnum``/``IntFlag``."""
+        full = self.resolve(name)
+        cls = self.python_types.get(full)
+        if cls is None:
+            from .codecs import _make_class, _make_enum
+
+            cls = _make_enum(self, full) if full in self.enums else _make_class(self, full)
+            self.python_types[full] = cls
+        return cls
+
     # -- codecs ------------------------------------------------------------
 
     def codec(
@@ -315,7 +330,7 @@ class Schema:
     ) -> Any:
         """The codec for table ``name`` (the root table by default), compiled
         once per set of options. See :func:`flatstream.schema.codec`."""
-        from .codec import Codec
+        from .codecs import Codec
 
         table = self.table(name)
         options = (force_defaults, max_size, file_identifier)

@@ -280,11 +280,7 @@ class _Compiler:
     # -- python types ----------------------------------------------------
 
     def python_class(self, name: str) -> Any:
-        cls = self.schema.python_types.get(name)
-        if cls is None:
-            cls = _make_class(self.schema, name)
-            self.schema.python_types[name] = cls
-        return cls
+        return self.schema.python_type(name)
 
     def enum_map(self, ref: Optional[str]) -> Optional[str]:
         """Name of a dict int -> enum member for decoding, if ``ref`` is an enum."""
@@ -292,11 +288,11 @@ class _Compiler:
             return None
         cached = self.enum_maps.get(ref)
         if cached is None:
-            cls = self.schema.python_types.get(ref)
-            if cls is None:
-                cls = _make_enum(self.schema, ref)
-                self.schema.python_types[ref] = cls
-            mapping = {int(member.value): member for member in cls.__members__.values()}
+            cls = self.schema.python_type(ref)
+            mapping: Dict[int, Any] = (
+                _FlagMap(cls) if issubclass(cls, enum.Flag) else {}
+            )
+            mapping.update({int(member.value): member for member in cls.__members__.values()})
             cached = self.enum_maps[ref] = self.const(mapping, "E")
         return cached
 
@@ -512,7 +508,7 @@ class _Compiler:
                 info = SCALARS[element]
                 src(
                     f"{out_var} = rt.put_scalar_vector(out, {var}, {info.code!r}, {info.dtype!r}, "
-                    f"{info.size}, {info.min!r}, {info.max!r})"
+                    f"{info.size}, {_scalar_literal(info.min)}, {_scalar_literal(info.max)})"
                 )
             elif element is BaseType.STRING:
                 src(f"{out_var} = rt.put_offset_vector(out, [rt.put_string(out, x) for x in {var}])")
@@ -1046,6 +1042,27 @@ def _union_entry(by_value: Dict[int, str], obj: Any, type_attr: str, value: Any,
             f"(give an instance of a member table, or set {type_attr})"
         )
     return int(number), by_value[int(number)]
+
+
+class _FlagMap(dict):  # type: ignore[type-arg]
+    """int -> member of a bit-flags enum, combinations made (and kept) on demand."""
+
+    def __init__(self, cls: Any) -> None:
+        super().__init__()
+        self.cls = cls
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        try:
+            return dict.__getitem__(self, key)
+        except KeyError:
+            pass
+        try:
+            value = self.cls(key)
+        except ValueError:
+            return default
+        if len(self) < 4096:
+            self[key] = value
+        return value
 
 
 def _decode_union(dispatch: Dict[int, Any], number: int, buf: Any, pos: int) -> Any:

@@ -1,0 +1,642 @@
+"""The schema-driven verifier: is a buffer a well-formed FlatBuffer of a table?
+
+It checks what the official C++ ``flatbuffers::Verifier`` checks, and a
+little more: the root offset, every table's vtable (inside the buffer,
+aligned, even-sized), every field inside its table and the buffer and
+aligned to its size, every offset non-zero and inside the buffer, every
+string and vector inside the buffer (strings NUL-terminated, optionally valid
+UTF-8), every vector element, union member and nested table verified in
+turn, required fields present, a ``nested_flatbuffer`` field's bytes verified
+as a buffer of its table, and limits on nesting depth, table count and
+buffer size. Unknown union types are accepted (newer writers may add
+members), as the C++ verifier does.
+
+    verify(schema, "TelemetryEvent", payload)          # None, or raises
+    validator = schema.verifier("TelemetryEvent")      # for readers and writers
+
+Like the codecs it compiles one small function per table and vtable (the
+vtable's bytes are the cache key), so verifying a message whose layout was
+seen before costs a few comparisons per field. It raises
+:class:`~flatstream.schema.VerificationError` (a
+:class:`~flatstream.ValidationFailed`) and nothing else.
+"""
+
+from __future__ import annotations
+
+import itertools
+import linecache
+import struct
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+
+from .errors import VerificationError
+from .model import SCALARS, BaseType, Schema, SchemaError, TableDef
+
+__all__ = ["VerifyOptions", "SchemaVerifier", "verify", "compile_verifier"]
+
+_MAX_BUFFER_SIZE = 0x7FFFFFFF
+_CACHE_LIMIT = 64
+_ROOT_CACHE_LIMIT = 256
+
+_I32 = struct.Struct("<i").unpack_from
+_U32 = struct.Struct("<I").unpack_from
+_HH = struct.Struct("<HH").unpack_from
+
+_serial = itertools.count()
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """What the verifier checks, and its limits.
+
+    ``max_depth``: tables nested deeper than this are refused (the root is at
+    depth 1). ``max_tables``: at most this many tables in one buffer (bounds
+    the work on buffers whose offsets share subtrees). ``max_size``: the
+    largest buffer accepted. ``check_utf8``: refuse strings that are not
+    UTF-8. ``check_alignment``: refuse misaligned scalars, offsets and
+    vtables (the C++ default). ``check_length``: refuse a buffer whose length
+    is not a multiple of 4; every builder pads a finished buffer to its
+    alignment (at least 4), so this catches a truncation that cut only
+    trailing padding, which no structural check can see. ``file_identifier``:
+    4 characters the buffer must carry at bytes 4-7, or ``None`` not to
+    check.
+    """
+
+    max_depth: int = 64
+    max_tables: int = 1_000_000
+    max_size: int = _MAX_BUFFER_SIZE
+    check_utf8: bool = False
+    check_alignment: bool = True
+    check_length: bool = True
+    file_identifier: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.max_depth < 1 or self.max_tables < 1:
+            raise ValueError("max_depth and max_tables must be positive")
+        if not 8 <= self.max_size <= _MAX_BUFFER_SIZE:
+            raise ValueError(f"max_size must be between 8 and {_MAX_BUFFER_SIZE}")
+        if self.file_identifier is not None and len(self.file_identifier.encode("ascii")) != 4:
+            raise ValueError("a file identifier is 4 ASCII characters")
+
+
+class _Check:
+    """How to verify one field (shared by the compiled and the generic checks)."""
+
+    def __init__(self, fdef: Any, where: str) -> None:
+        self.fdef = fdef
+        self.where = where
+        self.kind = ""
+        self.width = 4
+        self.alignment = 4
+        self.element = 0
+        self.target = ""  # the function (by name) that checks what the field points to
+        self.members: Dict[int, str] = {}
+        self.type_id = -1
+
+
+class _Fault(Exception):
+    """Raised inside the compiled functions; the entry point names the verifier."""
+
+    def __init__(self, reason: str, position: Optional[int]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.position = position
+
+
+def _fail(reason: str, position: Optional[int] = None) -> Any:
+    raise _Fault(reason, position)
+
+
+# -- checks the compiled functions call --------------------------------------------
+
+
+def _offset_target(buf: Any, at: int, n: int) -> int:
+    """The position a uoffset stored at ``at`` points to (``at`` already checked)."""
+    off = _U32(buf, at)[0]
+    if off == 0 or off >= 0x80000000:
+        _fail(f"offset {off} is not a valid forward offset", at)
+    target = at + off
+    if target >= n:
+        _fail(f"offset {off} points past the end of the {n}-byte buffer", at)
+    return target
+
+
+def _vector_length(buf: Any, pos: int, n: int, element_size: int, align_check: bool) -> int:
+    """Check a vector's (or string's) length field and that its elements fit."""
+    if align_check and pos & 3:
+        _fail("a vector's length is not 4-byte aligned", pos)
+    if pos + 4 > n:
+        _fail("a vector's length runs past the end of the buffer", pos)
+    count = _U32(buf, pos)[0]
+    if pos + 4 + count * element_size > n:
+        _fail(f"a vector of {count} elements runs past the end of the {n}-byte buffer", pos)
+    return count  # type: ignore[no-any-return]
+
+
+def _check_string(buf: Any, pos: int, n: int, utf8: bool, align_check: bool) -> None:
+    length = _vector_length(buf, pos, n, 1, align_check)
+    end = pos + 4 + length
+    if end >= n:
+        _fail("a string's terminating NUL is past the end of the buffer", pos)
+    if buf[end] != 0:
+        _fail("a string is not NUL-terminated", end)
+    if utf8:
+        try:
+            str(buf[pos + 4 : end], "utf-8")
+        except UnicodeDecodeError as exc:
+            _fail(f"a string is not UTF-8: {exc.reason} at its byte {exc.start}", pos + 4 + exc.start)
+
+
+def _check_string_vector(buf: Any, pos: int, n: int, utf8: bool, align_check: bool) -> None:
+    count = _vector_length(buf, pos, n, 4, align_check)
+    for i in range(count):
+        at = pos + 4 + 4 * i
+        _check_string(buf, _offset_target(buf, at, n), n, utf8, align_check)
+
+
+def _check_table_vector(
+    buf: Any, pos: int, n: int, table: Callable[..., None], depth: int, st: List[int], align_check: bool
+) -> None:
+    count = _vector_length(buf, pos, n, 4, align_check)
+    for i in range(count):
+        at = pos + 4 + 4 * i
+        table(buf, _offset_target(buf, at, n), depth, st)
+
+
+# -- compiling ---------------------------------------------------------------------
+
+
+class _Source:
+    def __init__(self) -> None:
+        self.lines: List[str] = []
+        self.depth = 0
+
+    def __call__(self, line: str) -> None:
+        self.lines.append("    " * self.depth + line)
+
+    def indent(self) -> None:
+        self.depth += 1
+
+    def dedent(self) -> None:
+        self.depth -= 1
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+class _Compiler:
+    """Generates the verifier functions of one schema for one set of options."""
+
+    def __init__(self, schema: Schema, options: VerifyOptions) -> None:
+        self.schema = schema
+        self.options = options
+        self.serial = next(_serial)
+        self.counter = 0
+        self.ns: Dict[str, Any] = {
+            "__builtins__": __builtins__,
+            "fail": _fail,
+            "I32": _I32,
+            "U32": _U32,
+            "HH": _HH,
+            "target": _offset_target,
+            "vlen": _vector_length,
+            "vstring": _check_string,
+            "vstrings": _check_string_vector,
+            "vtables": _check_table_vector,
+        }
+        self.tables: Dict[str, str] = {}
+        self.caches: Dict[str, Dict[bytes, Any]] = {}
+        self.misses: Dict[str, Callable[[bytes, int], Any]] = {}
+        self.roots: Dict[Tuple[str, Optional[str]], Callable[[Any], None]] = {}
+        self.field_checks: Dict[str, List[_Check]] = {}
+
+    def const(self, value: Any, hint: str) -> str:
+        name = f"{hint}_{self.counter}"
+        self.counter += 1
+        self.ns[name] = value
+        return name
+
+    def run(self, src: _Source, label: str) -> None:
+        text = src.text()
+        filename = f"<flatstream verifier {self.serial}:{self.counter}:{label}>"
+        self.counter += 1
+        linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+        exec(compile(text, filename, "exec"), self.ns)
+
+    def table(self, name: str) -> str:
+        """The name of ``check(buf, pos, depth, st)`` for a table at ``pos``."""
+        fn = self.tables.get(name)
+        if fn is not None:
+            return fn
+        fn = self.tables[name] = f"vt_{self.counter}"
+        self.counter += 1
+        cache: Dict[bytes, Any] = {}
+        self.caches[name] = cache
+        self.misses[name] = self.specialiser(name, cache)
+        cache_name = self.const(cache, "VC")
+        miss = self.const(self.misses[name], "MISS")
+        align = self.options.check_alignment
+        src = _Source()
+        src(f"def {fn}(buf, pos, depth, st):")
+        src.indent()
+        src("n = len(buf)")
+        if align:
+            src("if pos & 3:")
+            src(f"    fail('the table {name} is not 4-byte aligned', pos)")
+        src("if pos + 4 > n:")
+        src(f"    fail('the table {name} starts past the end of the buffer', pos)")
+        src(f"if depth > {self.options.max_depth}:")
+        src(f"    fail('tables nest deeper than {self.options.max_depth}', pos)")
+        src("st[0] -= 1")
+        src("if st[0] < 0:")
+        src(f"    fail('the buffer holds more than {self.options.max_tables} tables', pos)")
+        src("vt = pos - I32(buf, pos)[0]")
+        src(f"if vt < 0 or vt + 4 > n{' or vt & 1' if align else ''}:")
+        src("    fail(f'the vtable offset of a table points to byte {vt}, outside the buffer', pos)")
+        src("vl, tl = HH(buf, vt)")
+        src("if vl < 4 or vl & 1 or vt + vl > n:")
+        src("    fail(f'the vtable at byte {vt} has an invalid size {vl}', vt)")
+        src("key = buf[vt:vt + vl]")
+        src("if type(key) is not bytes:")
+        src("    key = bytes(key)")
+        src(f"f = {cache_name}.get(key)")
+        src("if f is None:")
+        src(f"    f = {miss}(key, vt)")
+        src("f(buf, pos, depth, st)")
+        self.run(src, f"table {name}")
+        return fn
+
+    def specialiser(self, name: str, cache: Dict[bytes, Any]) -> Callable[[bytes, int], Any]:
+        generic: List[Any] = []
+
+        def miss(key: bytes, vt: int) -> Any:
+            if len(cache) >= _CACHE_LIMIT:
+                # Too many layouts (hostile input?): interpret instead of compiling more.
+                if not generic:
+                    generic.append(self.generic(name))
+                return generic[0]
+            fn = self.specialised(name, key)
+            cache[key] = fn
+            return fn
+
+        return miss
+
+    def checks(self, name: str) -> List[_Check]:
+        """What to check for each field of table ``name``."""
+        cached = self.field_checks.get(name)
+        if cached is not None:
+            return cached
+        table = self.schema.tables[name]
+        out: List[_Check] = []
+        self.field_checks[name] = out
+        type_ids = {f.id: f for f in table.fields if f.type.base is BaseType.UTYPE}
+        for fdef in table.fields:
+            base = fdef.type.base
+            where = f"{name}.{fdef.name}"
+            check = _Check(fdef, where)
+            if base.is_scalar:
+                check.width = check.alignment = SCALARS[base].size
+                check.kind = "scalar"
+            elif base is BaseType.OBJ and fdef.type.ref in self.schema.structs:
+                struct_def = self.schema.structs[fdef.type.ref or ""]
+                check.width, check.alignment = struct_def.bytesize, struct_def.minalign
+                check.kind = "struct"
+            elif base is BaseType.STRING:
+                check.kind = "string"
+            elif base is BaseType.OBJ:
+                check.kind = "table"
+                check.target = self.table(fdef.type.ref or "")
+            elif base is BaseType.UNION:
+                check.kind = "union"
+                union = self.schema.unions[fdef.type.ref or ""]
+                check.members = {
+                    m.value: self.table(m.table) for m in union.members if m.table is not None
+                }
+                type_field = type_ids.get(fdef.id - 1)
+                check.type_id = type_field.id if type_field is not None else -1
+            elif base is BaseType.VECTOR:
+                element = fdef.type.element
+                if element.is_scalar:
+                    check.element = SCALARS[element].size
+                    nested = fdef.attributes.get("nested_flatbuffer")
+                    if nested and check.element == 1:
+                        check.kind = "nested"
+                        check.target = self.nested_root(nested, where)
+                    else:
+                        check.kind = "vector"
+                elif element is BaseType.STRING:
+                    check.kind = "strings"
+                elif element is BaseType.OBJ and fdef.type.ref in self.schema.structs:
+                    check.kind = "vector"
+                    check.element = self.schema.structs[fdef.type.ref or ""].bytesize
+                elif element is BaseType.OBJ:
+                    check.kind = "tables"
+                    check.target = self.table(fdef.type.ref or "")
+                else:
+                    raise SchemaError(f"{where}: vectors of {element.name} are not supported")
+            else:
+                raise SchemaError(f"{where}: {base.name} fields are not supported")
+            out.append(check)
+        return out
+
+    def inline_problem(self, check: _Check, offset: int, table_len: int) -> Optional[str]:
+        """Why a field at ``offset`` of a table of ``table_len`` bytes is
+        refused whatever the table's position (None if it is not)."""
+        if offset < 4 or offset + check.width > table_len:
+            return f"the field {check.where} at offset {offset} lies outside its table of {table_len} bytes"
+        if self.options.check_alignment and 1 < check.alignment <= 4 and offset % check.alignment:
+            return f"the field {check.where} is not {check.alignment}-byte aligned"
+        return None
+
+    def specialised(self, name: str, key: bytes) -> Any:
+        """The checks of table ``name`` compiled for one vtable (``key``: its bytes)."""
+        size = len(key)
+        table_len = struct.unpack_from("<H", key, 2)[0]
+        entries = struct.unpack_from(f"<{(size - 4) // 2}H", key, 4)
+        fn = f"sv_{self.counter}"
+        self.counter += 1
+        src = _Source()
+        src(f"def {fn}(buf, pos, depth, st):")
+        src.indent()
+        src("n = len(buf)")
+        src(f"if pos + {table_len} > n:")
+        src(f"    fail('the table {name} ({table_len} bytes) runs past the end of the buffer', pos)")
+        problems: List[str] = []
+        present: Dict[int, int] = {}
+        checks = self.checks(name)
+        for check in checks:
+            fid = check.fdef.id
+            offset = entries[fid] if fid < len(entries) else 0
+            if not offset:
+                if check.fdef.required:
+                    problems.append(f"the required field {check.where} is missing")
+                continue
+            problem = self.inline_problem(check, offset, table_len)
+            if problem:
+                problems.append(problem)
+                continue
+            present[fid] = offset
+            if self.options.check_alignment and check.alignment > 4:
+                src(f"if (pos + {offset}) & {check.alignment - 1}:")
+                src(f"    fail('the field {check.where} is not {check.alignment}-byte aligned', pos + {offset})")
+        if problems:
+            # Found from the vtable alone: every buffer with this vtable is refused.
+            src = _Source()
+            src(f"def {fn}(buf, pos, depth, st):")
+            src(f"    fail({problems[0]!r}, pos)")
+            self.run(src, f"refuse {name}")
+            return self.ns[fn]
+        utf8, align = self.options.check_utf8, self.options.check_alignment
+        for check in checks:
+            offset = present.get(check.fdef.id, 0)
+            kind = check.kind
+            if not offset or kind in ("scalar", "struct"):
+                continue
+            if kind == "union":
+                type_offset = present.get(check.type_id, 0)
+                if not type_offset:
+                    continue  # type NONE: the value is ignored, as the C++ verifier does
+                src(f"t = buf[pos + {type_offset}]")
+                for number, (value, target) in enumerate(check.members.items()):
+                    src(f"{'if' if number == 0 else 'elif'} t == {value}:")
+                    src(f"    {target}(buf, target(buf, pos + {offset}, n), depth + 1, st)")
+                continue
+            src(f"p = target(buf, pos + {offset}, n)")
+            if kind == "string":
+                src(f"vstring(buf, p, n, {utf8}, {align})")
+            elif kind == "table":
+                src(f"{check.target}(buf, p, depth + 1, st)")
+            elif kind == "vector":
+                src(f"vlen(buf, p, n, {check.element}, {align})")
+            elif kind == "nested":
+                src(f"c = vlen(buf, p, n, 1, {align})")
+                src(f"{check.target}(buf[p + 4:p + 4 + c], p + 4)")
+            elif kind == "strings":
+                src(f"vstrings(buf, p, n, {utf8}, {align})")
+            elif kind == "tables":
+                src(f"vtables(buf, p, n, {check.target}, depth + 1, st, {align})")
+        self.run(src, f"table {name} vtable {list(entries)}")
+        return self.ns[fn]
+
+    def generic(self, name: str) -> Callable[[Any, int, int, List[int]], None]:
+        """The checks of table ``name`` for any vtable, interpreted (the
+        vtable itself was checked by the caller)."""
+        checks = self.checks(name)
+        ns = self.ns
+        options = self.options
+        utf8, align = options.check_utf8, options.check_alignment
+
+        def check_table(buf: Any, pos: int, depth: int, st: List[int]) -> None:
+            n = len(buf)
+            vt = pos - _I32(buf, pos)[0]
+            vl, table_len = _HH(buf, vt)
+            if pos + table_len > n:
+                _fail(f"the table {name} ({table_len} bytes) runs past the end of the buffer", pos)
+            entries = struct.unpack_from(f"<{(vl - 4) // 2}H", buf, vt + 4)
+            for check in checks:
+                fid = check.fdef.id
+                offset = entries[fid] if fid < len(entries) else 0
+                if not offset:
+                    if check.fdef.required:
+                        _fail(f"the required field {check.where} is missing", pos)
+                    continue
+                problem = self.inline_problem(check, offset, table_len)
+                if problem:
+                    _fail(problem, pos)
+                if align and check.alignment > 4 and (pos + offset) % check.alignment:
+                    _fail(f"the field {check.where} is not {check.alignment}-byte aligned", pos + offset)
+            for check in checks:
+                fid = check.fdef.id
+                offset = entries[fid] if fid < len(entries) else 0
+                kind = check.kind
+                if not offset or kind in ("scalar", "struct"):
+                    continue
+                if kind == "union":
+                    type_offset = entries[check.type_id] if 0 <= check.type_id < len(entries) else 0
+                    fn = check.members.get(buf[pos + type_offset]) if type_offset else None
+                    if fn is not None:
+                        ns[fn](buf, _offset_target(buf, pos + offset, n), depth + 1, st)
+                    continue
+                p = _offset_target(buf, pos + offset, n)
+                if kind == "string":
+                    _check_string(buf, p, n, utf8, align)
+                elif kind == "table":
+                    ns[check.target](buf, p, depth + 1, st)
+                elif kind == "vector":
+                    _vector_length(buf, p, n, check.element, align)
+                elif kind == "nested":
+                    count = _vector_length(buf, p, n, 1, align)
+                    ns[check.target](buf[p + 4 : p + 4 + count], p + 4)
+                elif kind == "strings":
+                    _check_string_vector(buf, p, n, utf8, align)
+                elif kind == "tables":
+                    _check_table_vector(buf, p, n, ns[check.target], depth + 1, st, align)
+
+        return check_table
+
+    def nested_root(self, name: str, where: str) -> str:
+        """A function (bytes, position) checking a nested FlatBuffer of table ``name``."""
+        try:
+            table = self.schema.table(name)
+        except SchemaError:
+            raise SchemaError(f"{where}: nested_flatbuffer names {name!r}, not a table of the schema") from None
+        inner = self.root(table.name, None)
+
+        def check(data: Any, position: int) -> None:
+            try:
+                inner(data)
+            except _Fault as fault:
+                where_inner = None if fault.position is None else position + fault.position
+                _fail(f"in the nested flatbuffer {where}: {fault.reason}", where_inner)
+
+        return self.const(check, "NEST")
+
+    def root(self, name: str, ident: Optional[str]) -> Callable[[Any], None]:
+        """``check(buf)`` for a buffer with table ``name`` at its root."""
+        cached = self.roots.get((name, ident))
+        if cached is not None:
+            return cached
+        check = self.table(name)
+        vtable_cache = self.caches[name]
+        miss = self.misses[name]
+        cache: Dict[bytes, Any] = {}
+        options = self.options
+        align = options.check_alignment
+
+        def find(buf: Any, pos: int, key: bytes, n: int) -> Any:
+            """Check the root's vtable as the table check does, return its
+            specialised function and remember it by the buffer's prefix."""
+            if align and pos & 3:
+                _fail("the root table is not 4-byte aligned", pos)
+            if pos + 4 > n:
+                _fail("the root offset points past the end of the buffer", 0)
+            vt = pos - _I32(buf, pos)[0]
+            if vt < 0 or vt + 4 > n or (align and vt & 1):
+                _fail(f"the vtable offset of the root table points to byte {vt}, outside the buffer", pos)
+            vl = _HH(buf, vt)[0]
+            if vl < 4 or vl & 1 or vt + vl > n:
+                _fail(f"the vtable at byte {vt} has an invalid size {vl}", vt)
+            vkey = bytes(buf[vt : vt + vl])
+            fn = vtable_cache.get(vkey)
+            if fn is None:
+                fn = miss(vkey, vt)
+            if 4 <= vt and vt + vl <= pos and len(key) == pos + 4 and len(cache) < _ROOT_CACHE_LIMIT:
+                if vtable_cache.get(vkey) is fn:
+                    cache[key] = fn
+            return fn
+
+        ident_bytes = ident.encode("ascii") if ident is not None else None
+        fn = f"root_{self.counter}"
+        self.counter += 1
+        src = _Source()
+        src(f"def {fn}(buf):")
+        src.indent()
+        src("n = len(buf)")
+        src(f"if n < {8 if ident_bytes else 4}:")
+        src("    fail(f'{n} bytes cannot hold a FlatBuffer', 0)")
+        src(f"if n > {options.max_size}:")
+        src(f"    fail(f'the buffer is {{n}} bytes, over the limit of {options.max_size}', 0)")
+        if options.check_length:
+            src("if n & 3:")
+            src("    fail(f'the buffer is {n} bytes, not a multiple of 4: truncated or padded', n)")
+        if ident_bytes is not None:
+            src(f"if buf[4:8] != {ident_bytes!r}:")
+            wanted = repr(ident)
+            src(f"    fail(f'the file identifier is {{bytes(buf[4:8])!r}}, not \"{wanted[1:-1]}\"', 4)")
+        src("pos = U32(buf, 0)[0]")
+        src("key = buf[:pos + 4]")
+        src("if type(key) is not bytes:")
+        src("    key = bytes(key)")
+        src(f"f = {self.const(cache, 'RC')}.get(key)")
+        src("if f is None:")
+        src(f"    f = {self.const(find, 'RF')}(buf, pos, key, n)")
+        # The root counts as one table at depth 1; its children go through `check`.
+        src(f"f(buf, pos, 1, [{options.max_tables - 1}])")
+        self.run(src, f"root {name}")
+        del check
+        root = self.ns[fn]
+        self.roots[(name, ident)] = root
+        return root  # type: ignore[no-any-return]
+
+
+def compile_verifier(schema: Schema, table: Union[str, TableDef, None], options: VerifyOptions) -> Callable[[Any], None]:
+    """The compiled root check of ``table`` (raises an internal fault; use
+    :func:`verify` or :class:`SchemaVerifier`)."""
+    name = table.name if isinstance(table, TableDef) else schema.table(table).name
+    compilers = schema.__dict__.setdefault("_verifiers", {})
+    key = replace(options, file_identifier=None)
+    compiler = compilers.get(key)
+    if compiler is None:
+        compiler = compilers[key] = _Compiler(schema, key)
+    return compiler.root(name, options.file_identifier)  # type: ignore[no-any-return]
+
+
+def _run(check: Callable[[Any], None], buffer: Any, name: str) -> None:
+    try:
+        check(buffer)
+    except _Fault as fault:
+        raise VerificationError(name, fault.reason, position=fault.position) from None
+    except (struct.error, IndexError, ValueError, TypeError, OverflowError) as exc:
+        # Every read is range-checked first; this is a guard, not a path.
+        raise VerificationError(name, f"malformed buffer ({type(exc).__name__}: {exc})") from None
+
+
+def verify(
+    schema: Schema,
+    table: Union[str, TableDef, None],
+    buffer: Any,
+    options: Optional[VerifyOptions] = None,
+) -> None:
+    """Verify that ``buffer`` (any bytes-like) is a FlatBuffer whose root is
+    ``table`` of ``schema`` (``None``: the schema's root table). Returns
+    None, or raises :class:`VerificationError`."""
+    options = options or VerifyOptions()
+    check = compile_verifier(schema, table, options)
+    name = table.name if isinstance(table, TableDef) else schema.table(table).name
+    _run(check, buffer, f"SchemaVerifier({name})")
+
+
+class SchemaVerifier:
+    """A validator (``name``, ``validate(payload)``) that verifies each payload
+    against a table of a schema; attach it to a framer or deframer with
+    ``with_validator``.
+
+    Keyword options are those of :class:`VerifyOptions`; ``file_identifier``
+    defaults to the schema's when ``table`` is its root table (pass ``None``
+    not to check).
+    """
+
+    _UNSET: Any = object()
+
+    def __init__(
+        self,
+        schema: Schema,
+        table: Union[str, TableDef, None] = None,
+        *,
+        file_identifier: Any = _UNSET,
+        **options: Any,
+    ) -> None:
+        definition = table if isinstance(table, TableDef) else schema.table(table)
+        if file_identifier is SchemaVerifier._UNSET:
+            file_identifier = (
+                schema.file_identifier if definition.name == schema.root_table else None
+            )
+        self.options = VerifyOptions(file_identifier=file_identifier, **options)
+        self.schema = schema
+        self.table = definition
+        self.name = f"SchemaVerifier({definition.name})"
+        self._check = compile_verifier(schema, definition, self.options)
+
+    def validate(self, payload: Any) -> None:
+        """Return if ``payload`` is a valid buffer; raise :class:`VerificationError` if not."""
+        try:
+            self._check(payload)
+        except _Fault as fault:
+            raise VerificationError(self.name, fault.reason, position=fault.position) from None
+        except (struct.error, IndexError, ValueError, TypeError, OverflowError) as exc:
+            raise VerificationError(self.name, f"malformed buffer ({type(exc).__name__}: {exc})") from None
+
+    __call__ = validate
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
