@@ -406,9 +406,9 @@ def build_objapi(module: ModuleType, schema: Schema, name: str, form: Optional[D
     for fdef in _fields(schema, name):
         ftype = fdef.type
         attr = camel(fdef.name)
-        if ftype.base is BaseType.UTYPE:
-            continue
-        value = form.get(fdef.name)
+        if ftype.base is BaseType.UTYPE or fdef.name not in form:
+            continue  # absent from the form: the generated class's default
+        value = form[fdef.name]
         if ftype.base is BaseType.UNION:
             type_attr = camel(_type_field(schema, name, fdef))
             if value is None:

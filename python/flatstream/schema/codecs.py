@@ -305,10 +305,9 @@ class _Compiler:
         cls = self.schema.python_types.get(owner)
         if cls is None or not dataclasses.is_dataclass(cls):
             return False
-        try:
-            hint = typing.get_type_hints(cls).get(fdef.name)
-        except Exception:  # the schema builder resolved these hints already
-            return False
+        from .decorators import class_hints
+
+        hint = class_hints(cls).get(fdef.name)
         args = typing.get_args(hint) or (hint,)
         return any(a in (bytes, bytearray, memoryview) for a in args)
 

@@ -123,6 +123,17 @@ class StructOptions:
     doc: Optional[str]
 
 
+def _caller_locals() -> Optional[Dict[str, Any]]:
+    """The local names of the scope defining a class (outside this module), so
+    annotations naming classes local to a function can be resolved later."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None or frame.f_locals is frame.f_globals:
+        return None
+    return dict(frame.f_locals)
+
+
 def _dataclass_of(cls: Any) -> Any:
     # A subclass of a dataclass is not itself one until decorated.
     if "__dataclass_fields__" in cls.__dict__:
@@ -174,6 +185,7 @@ def table(
 
     def wrap(cls: Any) -> Any:
         cls = _dataclass_of(cls)
+        cls.__flatstream_locals__ = _caller_locals()
         cls.__flatstream_table__ = TableOptions(
             _qualified(cls, name, namespace), file_identifier, file_extension, cls.__doc__
         )
@@ -215,6 +227,7 @@ def struct(
 
     def wrap(cls: Any) -> Any:
         cls = _dataclass_of(cls)
+        cls.__flatstream_locals__ = _caller_locals()
         cls.__flatstream_struct__ = StructOptions(
             _qualified(cls, name, namespace), force_align, cls.__doc__
         )
@@ -420,13 +433,8 @@ class _Builder:
 
     @staticmethod
     def _hints(cls: Any) -> Dict[str, Any]:
-        try:
-            return typing.get_type_hints(cls, include_extras=True)
-        except NameError as exc:
-            raise SchemaError(
-                f"cannot resolve the annotations of {cls.__qualname__}: {exc} "
-                "(define the classes it names at module level)"
-            ) from exc
+        return class_hints(cls)
+
 
     def _table_fields(self, cls: Any, owner: str) -> List[FieldDef]:
         hints = self._hints(cls)
@@ -548,6 +556,19 @@ class _Builder:
                 raise SchemaError(f"{where}: vectors of vectors or unions are not supported")
             return FieldType(BaseType.VECTOR, element.base, element.ref)
         raise SchemaError(f"{where}: cannot map the annotation {hint!r} to a FlatBuffers type")
+
+
+def class_hints(cls: Any) -> Dict[str, Any]:
+    """The resolved annotations of a decorated class (``Annotated`` kept)."""
+    local = dict(cls.__dict__.get("__flatstream_locals__") or {})
+    local.setdefault(cls.__name__, cls)
+    try:
+        return typing.get_type_hints(cls, localns=local, include_extras=True)
+    except NameError as exc:
+        raise SchemaError(
+            f"cannot resolve the annotations of {cls.__qualname__}: {exc} "
+            "(define the classes it names before it, or at module level)"
+        ) from exc
 
 
 def layout_struct(struct: StructDef, schema: Schema, force_align: Optional[int] = None) -> None:
