@@ -135,7 +135,9 @@ class Codec:
         compiler = _compiler(schema, force_defaults)
         self.type: type = compiler.python_class(table.name)
         self.encode: Callable[[Any], bytes] = compiler.root_encoder(table.name, ident_bytes, max_size)
-        self.decode: Callable[[Any], Any] = compiler.root_decoder(table.name, max_size)
+        self.decode: Callable[[Any], Any] = compiler.root_decoder(
+            table.name, max_size, compiler.fixed_prefix(table.name, ident_bytes)
+        )
         self._verifier: Any = None
 
     def verifier(self, **options: Any) -> Any:
@@ -163,6 +165,14 @@ class Codec:
 
 
 # -- compiling ------------------------------------------------------------------------
+
+
+def fixed_message(schema: Schema, name: str, ident: Optional[str]) -> Optional[Tuple[bytes, int]]:
+    """For a table of scalars and structs: the bytes before its inline data,
+    and the length, of every buffer the official builder (and a codec) makes
+    with all its fields present and ``ident`` as file identifier; None for
+    other tables. The verifier checks such buffers by comparison."""
+    return _compiler(schema, False).fixed_message(name, ident.encode("ascii") if ident else b"")
 
 
 def _compiler(schema: Schema, force_defaults: bool) -> "_Compiler":
@@ -621,6 +631,29 @@ class _Compiler:
         self.run(src, f"root encode {name}")
         return self.ns[fn]  # type: ignore[no-any-return]
 
+    def fixed_message(self, name: str, ident: bytes) -> Optional[Tuple[bytes, int]]:
+        """(``fixed_prefix``, the whole buffer's length) for a table of scalars
+        and structs with every field present; None for other tables."""
+        header = self.fixed_prefix(name, ident)
+        if header is None:
+            return None
+        table = self.schema.tables[name]
+        items = self.items(table)
+        slots = 1 + max([f.id for f in table.fields], default=-1)
+        plan = _plan(items, (1 << len(items)) - 1, 0, slots)
+        return header, len(header) + struct.calcsize("<" + plan.fmt)
+
+    def fixed_prefix(self, name: str, ident: bytes) -> Optional[bytes]:
+        """For a table of scalars and structs: the bytes before its inline
+        data in a buffer this codec writes with every field present (and
+        not deprecated); None for other tables."""
+        table = self.schema.tables[name]
+        items = self.items(table)
+        if not items or any(item.kind == "offset" for item in items):
+            return None
+        slots = 1 + max([f.id for f in table.fields], default=-1)
+        return _message_header(_plan(items, (1 << len(items)) - 1, 0, slots), ident)
+
     def fixed_root_body(self, src: _Source, table: TableDef, items: List[_Item], ident: bytes) -> None:
         """A table of scalars and structs as root: the whole buffer is one
         ``pack`` whose header (root offset, identifier, vtable, vtable
@@ -632,47 +665,40 @@ class _Compiler:
         slots = 1 + max([f.id for f in table.fields], default=-1)
         messages = self.const({}, "MSG")
 
-        def make(mask: int) -> Any:
+        def pack_call(mask: int, var: str) -> str:
+            """``pack(header, values...)`` of the message for ``mask``, its
+            values named ``{var}0``, ``{var}1``... by item."""
             plan = _plan(items, mask, 0, slots)
-            used = plan.object_rel + len(plan.vtable)
-            pad = -(used + 4 + len(ident)) & (plan.minalign - 1)
-            used += pad + len(ident)
-            header = (
-                struct.pack("<I", used + 4 - plan.object_rel)
-                + ident
-                + bytes(pad)
-                + plan.vtable
-                + struct.pack("<i", len(plan.vtable))
-            )
+            header = _message_header(plan, ident)
             values = []
             for n, _rel in plan.order:
                 item = items[n]
                 if item.kind == "struct":
                     sdef = self.schema.structs[item.fdef.type.ref or ""]
-                    values += self.struct_format(sdef, f"a{n}")[1]
+                    values += self.struct_format(sdef, f"{var}{n}")[1]
                 else:
-                    values.append(f"a{n}")
-            fn = f"msg_{self.counter}"
-            self.counter += 1
+                    values.append(f"{var}{n}")
             packer = self.const(struct.Struct(f"<{len(header)}s{plan.fmt}").pack, "S")
             head = self.const(header, "H")
+            return f"{packer}({head}{''.join(', ' + v for v in values)})"
+
+        def make(mask: int) -> Any:
+            fn = f"msg_{self.counter}"
+            self.counter += 1
             src2 = _Source()
             src2(f"def {fn}({', '.join(f'a{n}' for n in range(len(items)))}):")
             with src2.block():
-                src2(f"return {packer}({head}{''.join(', ' + v for v in values)})")
+                src2(f"return {pack_call(mask, 'a')}")
             self.run(src2, f"message {table.name} {mask:#x}")
             return self.ns[fn]
 
         maker = self.const(make, "M")
         full = (1 << len(items)) - 1
-        fast = self.ns[maker](full)  # the usual case, compiled now and called inline
-        fast_name = self.const(fast, "F")
-        self.ns[messages][full] = fast
         args = ", ".join(f"v{n}" for n in range(len(items)))
         src(f"m = {self.mask_expr(items)}")
         src(f"if m == {full}:")
         with src.block():
-            src(f"return {fast_name}({args})")
+            src(f"return {pack_call(full, 'v')}")  # the usual case, inline
         src(f"f = {messages}.get(m)")
         src("if f is None:")
         with src.block():
@@ -736,6 +762,20 @@ class _Compiler:
 
     def specialised_decoder(self, name: str, entries: Sequence[int]) -> Any:
         """The decoder of table ``name`` for one vtable (``entries``: field offsets by id)."""
+        fn = f"dv_{self.counter}"
+        self.counter += 1
+        src = _Source()
+        src(f"def {fn}(buf, pos):")
+        with src.block():
+            if not self.specialised_body(src, name, entries):
+                return self.generic_decoder(name)
+        self.run(src, f"decode {name} vtable {list(entries)}")
+        return self.ns[fn]
+
+    def specialised_body(self, src: _Source, name: str, entries: Sequence[int]) -> bool:
+        """Statements decoding table ``name`` at ``pos`` for one vtable, ending
+        in ``return``; False (and nothing written) if the vtable's fields
+        overlap, which one ``unpack`` cannot read."""
         table = self.schema.tables[name]
         items = self.items(table)
         present = [
@@ -747,46 +787,40 @@ class _Compiler:
             entries[a.fdef.id] + a.size > entries[b.fdef.id] for a, b in zip(present, present[1:])
         )
         if overlap:
-            return self.generic_decoder(name)
-        fn = f"dv_{self.counter}"
-        self.counter += 1
-        src = _Source()
-        src(f"def {fn}(buf, pos):")
+            return False
         values: Dict[str, str] = {}  # field name -> expression of its decoded value
-        with src.block():
-            raw: Dict[str, List[str]] = {}
-            if present:
-                low = entries[present[0].fdef.id]
-                fmt = ""
-                cursor = low
-                for k, item in enumerate(present):
-                    offset = entries[item.fdef.id]
-                    if offset > cursor:
-                        fmt += f"{offset - cursor}x"
-                    fmt += item.code
-                    cursor = offset + item.size
-                    if item.kind == "struct":
-                        count = self.struct_scalars(item.fdef.type.ref or "")
-                        raw[item.fdef.name] = [f"x{k}_{j}" for j in range(count)]
-                    else:
-                        raw[item.fdef.name] = [f"x{k}"]
-                unpack = self.const(struct.Struct("<" + fmt).unpack_from, "UN")
-                flat = [v for item in present for v in raw[item.fdef.name]]
-                target = flat[0] + "," if len(flat) == 1 else ", ".join(flat)
-                src(f"{target} = {unpack}(buf, pos + {low})")
-            for item in items:
-                fdef = item.fdef
-                if fdef.name not in raw:
-                    continue
-                type_expr = "0"
-                if fdef.type.base is BaseType.UNION:
-                    type_field = _type_field_of(table, fdef)
-                    type_expr = raw[type_field.name][0] if type_field.name in raw else "0"
-                where = f"pos + {entries[fdef.id]}"
-                values[fdef.name] = self.decode_value(src, table, item, raw[fdef.name], where, type_expr)
-            self.decode_construct(src, table, values)
-        self.run(src, f"decode {name} vtable {list(entries)}")
-        return self.ns[fn]
+        raw: Dict[str, List[str]] = {}
+        if present:
+            low = entries[present[0].fdef.id]
+            fmt = ""
+            cursor = low
+            for k, item in enumerate(present):
+                offset = entries[item.fdef.id]
+                if offset > cursor:
+                    fmt += f"{offset - cursor}x"
+                fmt += item.code
+                cursor = offset + item.size
+                if item.kind == "struct":
+                    count = self.struct_scalars(item.fdef.type.ref or "")
+                    raw[item.fdef.name] = [f"x{k}_{j}" for j in range(count)]
+                else:
+                    raw[item.fdef.name] = [f"x{k}"]
+            unpack = self.const(struct.Struct("<" + fmt).unpack_from, "UN")
+            flat = [v for item in present for v in raw[item.fdef.name]]
+            target = flat[0] + "," if len(flat) == 1 else ", ".join(flat)
+            src(f"{target} = {unpack}(buf, pos + {low})")
+        for item in items:
+            fdef = item.fdef
+            if fdef.name not in raw:
+                continue
+            type_expr = "0"
+            if fdef.type.base is BaseType.UNION:
+                type_field = _type_field_of(table, fdef)
+                type_expr = raw[type_field.name][0] if type_field.name in raw else "0"
+            where = f"pos + {entries[fdef.id]}"
+            values[fdef.name] = self.decode_value(src, table, item, raw[fdef.name], where, type_expr)
+        self.decode_construct(src, table, values)
+        return True
 
     def struct_scalars(self, name: str) -> int:
         return len(self.struct_format(self.schema.structs[name], "s")[1])
@@ -899,7 +933,11 @@ class _Compiler:
                 args.append(self.absent_value(fdef) if fdef is not None else "None")
         src(f"return {self.const(cls, 'C')}({', '.join(args)})")
 
-    def root_decoder(self, name: str, max_size: int) -> Callable[[Any], Any]:
+    def root_decoder(self, name: str, max_size: int, expected: Optional[bytes] = None) -> Callable[[Any], Any]:
+        """``decode(payload)``. ``expected``: the bytes before the inline data
+        of the buffers this codec writes itself when every field is present
+        (for a table of scalars and structs); such a buffer is decoded
+        inline, without a lookup."""
         cache = self.const({}, "RC")
         find = self.const(self.root_finder(name), "RF")
         fn = f"decode_{self.counter}"
@@ -913,6 +951,15 @@ class _Compiler:
                     src(f"if len(buf) > {max_size}:")
                     with src.block():
                         src(f"raise DecodeError(f'the payload is {{len(buf)}} bytes, over the limit of {max_size}')")
+                if expected is not None:
+                    vt = struct.unpack_from("<I", expected)[0] - struct.unpack_from("<i", expected, len(expected) - 4)[0]
+                    vl = struct.unpack_from("<H", expected, vt)[0]
+                    entries = struct.unpack_from(f"<{(vl - 4) // 2}H", expected, vt + 4)
+                    src(f"if buf[:{len(expected)}] == {self.const(expected, 'HDR')}:")
+                    with src.block():
+                        src(f"pos = {len(expected) - 4}")
+                        if not self.specialised_body(src, name, entries):
+                            src("pass")
                 src("pos = U32(buf, 0)[0]")
                 src("key = buf[:pos + 4]")
                 src("if type(key) is not bytes:")
@@ -1004,6 +1051,21 @@ def _plan(items: List[_Item], mask: int, rem: int, slots: int) -> _Plan:
         plan.order.append((n, end - rem))
     plan.fmt = fmt
     return plan
+
+
+def _message_header(plan: _Plan, ident: bytes) -> bytes:
+    """Root offset, identifier, padding, vtable and vtable offset of a buffer
+    holding only one table laid out by ``plan`` (built from offset 0)."""
+    used = plan.object_rel + len(plan.vtable)
+    pad = -(used + 4 + len(ident)) & (plan.minalign - 1)
+    used += pad + len(ident)
+    return (
+        struct.pack("<I", used + 4 - plan.object_rel)
+        + ident
+        + bytes(pad)
+        + plan.vtable
+        + struct.pack("<i", len(plan.vtable))
+    )
 
 
 def _union_value_field(items: List[_Item], type_field: FieldDef) -> str:

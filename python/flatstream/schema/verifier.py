@@ -209,6 +209,9 @@ class _Compiler:
         self.misses: Dict[str, Callable[[bytes, int], Any]] = {}
         self.roots: Dict[Tuple[str, Optional[str]], Callable[[Any], None]] = {}
         self.field_checks: Dict[str, List[_Check]] = {}
+        # (table, vtable bytes) -> (table length, [(field offset, alignment)]) for
+        # tables whose present fields are all inline
+        self.fixed: Dict[Tuple[str, bytes], Tuple[int, List[Tuple[int, int]]]] = {}
 
     def const(self, value: Any, hint: str) -> str:
         name = f"{hint}_{self.counter}"
@@ -387,6 +390,14 @@ class _Compiler:
             self.run(src, f"refuse {name}")
             return self.ns[fn]
         utf8, align = self.options.check_utf8, self.options.check_alignment
+        if all(check.kind in ("scalar", "struct") for check in checks if check.fdef.id in present):
+            # Nothing to follow: given its position, such a table is checked
+            # by its length and alignment alone (see `root`).
+            wide = [
+                (present[c.fdef.id], c.alignment) for c in checks
+                if c.fdef.id in present and align and c.alignment > 4
+            ]
+            self.fixed[(name, key)] = (table_len, wide)
         for check in checks:
             offset = present.get(check.fdef.id, 0)
             kind = check.kind
@@ -491,8 +502,29 @@ class _Compiler:
 
         return self.const(check, "NEST")
 
-    def root(self, name: str, ident: Optional[str]) -> Callable[[Any], None]:
-        """``check(buf)`` for a buffer with table ``name`` at its root."""
+    def known_shape(self, name: str, ident: Optional[str]) -> Optional[Tuple[bytes, int]]:
+        """``codecs.fixed_message`` for ``name``, if this verifier accepts
+        that shape (checked once, on a buffer of zeros after the header)."""
+        from .codecs import fixed_message
+
+        try:
+            shape = fixed_message(self.schema, name, ident)
+        except SchemaError:
+            return None
+        if shape is None or shape[1] > self.options.max_size:
+            return None
+        header, length = shape
+        sample = header + bytes(length - len(header))
+        probe = _Compiler(self.schema, self.options)
+        try:
+            probe.root(name, ident, shortcut=False)(sample)
+        except (_Fault, struct.error, IndexError, ValueError):
+            return None
+        return shape
+
+    def root(self, name: str, ident: Optional[str], shortcut: bool = True) -> Callable[[Any], None]:
+        """``check(buf)`` for a buffer with table ``name`` at its root;
+        ``shortcut``: accept the shape of ``known_shape`` by comparison."""
         cached = self.roots.get((name, ident))
         if cached is not None:
             return cached
@@ -500,8 +532,10 @@ class _Compiler:
         vtable_cache = self.caches[name]
         miss = self.misses[name]
         cache: Dict[bytes, Any] = {}
+        fixed_cache: Dict[bytes, int] = {}
         options = self.options
         align = options.check_alignment
+        fixed = self.fixed
 
         def find(buf: Any, pos: int, key: bytes, n: int) -> Any:
             """Check the root's vtable as the table check does, return its
@@ -521,7 +555,12 @@ class _Compiler:
             if fn is None:
                 fn = miss(vkey, vt)
             if 4 <= vt and vt + vl <= pos and len(key) == pos + 4 and len(cache) < _ROOT_CACHE_LIMIT:
-                if vtable_cache.get(vkey) is fn:
+                info = fixed.get((name, vkey))
+                if info is not None and all((pos + off) % a == 0 for off, a in info[1]):
+                    # Equal prefixes mean an equal, already checked layout: the
+                    # buffer's length is all that is left to check.
+                    fixed_cache[key] = pos + info[0]
+                elif vtable_cache.get(vkey) is fn:
                     cache[key] = fn
             return fn
 
@@ -531,6 +570,13 @@ class _Compiler:
         src = _Source()
         src(f"def {fn}(buf):")
         src.indent()
+        known = self.known_shape(name, ident) if shortcut else None
+        if known is not None:
+            # The shape every builder gives this table with all fields present:
+            # equal leading bytes and length leave nothing else to check.
+            header, length = known
+            src(f"if buf[:{len(header)}] == {self.const(header, 'HDR')} and len(buf) == {length}:")
+            src("    return")
         src("n = len(buf)")
         src(f"if n < {8 if ident_bytes else 4}:")
         src("    fail(f'{n} bytes cannot hold a FlatBuffer', 0)")
@@ -547,6 +593,11 @@ class _Compiler:
         src("key = buf[:pos + 4]")
         src("if type(key) is not bytes:")
         src("    key = bytes(key)")
+        src(f"m = {self.const(fixed_cache, 'RX')}.get(key)")
+        src("if m is not None:")
+        src("    if n < m:")
+        src(f"        fail('the table {name} runs past the end of the buffer', pos)")
+        src("    return")
         src(f"f = {self.const(cache, 'RC')}.get(key)")
         src("if f is None:")
         src(f"    f = {self.const(find, 'RF')}(buf, pos, key, n)")
