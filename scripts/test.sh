@@ -18,7 +18,7 @@ cargo clippy --all-targets --features python -- -D warnings
 cargo test --quiet
 
 echo "== ruff / mypy"
-.venv/bin/ruff check python tests benchmarks
+.venv/bin/ruff check .
 .venv/bin/mypy
 
 echo "== pytest (every test in both kernel modes)"

@@ -71,6 +71,16 @@ def byte_view(payload: Any) -> Any:
     return view if view.format == "B" and view.ndim == 1 else view.cast("B")
 
 
+def _masked(checksum: Checksum) -> Callable[[Any], int]:
+    """``checksum.compute`` kept to the field's width, for a custom checksum
+    that returns more bits (as the Rust crate's cast to the field does)."""
+    if is_builtin(checksum):
+        return checksum.compute
+    mask = (1 << (8 * checksum.width)) - 1
+    compute = checksum.compute
+    return lambda data: compute(data) & mask
+
+
 def _bounded_step(limit: int) -> Step:
     def check(payload: Any) -> None:
         size = len(payload)
@@ -95,7 +105,7 @@ class Framer:
         self.limit: int = MAX_PAYLOAD_LEN
         self._steps: Tuple[Step, ...] = ()
         self._pack_header = _header_packer(self.checksum)
-        self._compute = self.checksum.compute if self.checksum.width else None
+        self._compute = _masked(self.checksum) if self.checksum.width else None
 
     def _wrapped(self, step: Step) -> "Framer":
         framer = copy.copy(self)
@@ -119,13 +129,16 @@ class Framer:
         return self._wrapped(_validator_step(validator))
 
     def check(self, payload: Any) -> None:
-        """Run the adapters and the format's own length check; raise to refuse."""
-        for step in self._steps:
-            step(payload)
+        """The format's own length check, then the adapters; raise to refuse.
+
+        A payload the format cannot carry is refused before any adapter (an
+        observer included) sees it."""
         if len(payload) > MAX_PAYLOAD_LEN:
             raise InvalidFrame(
                 "payload too long for the format", declared_len=len(payload), limit=MAX_PAYLOAD_LEN
             )
+        for step in self._steps:
+            step(payload)
 
     def header(self, payload: Any) -> bytes:
         """The length and checksum that precede ``payload`` (after :meth:`check`)."""

@@ -66,7 +66,10 @@ class NoOpPolicy(MemoryPolicy):
 class AdaptiveWatermarkPolicy(MemoryPolicy):
     """Resets when the capacity has stayed at least ``shrink_multiple`` times the
     message size for ``messages_to_wait`` messages in a row, or, with a
-    ``cooldown`` in seconds, for that long."""
+    ``cooldown`` in seconds, for that long. A capacity at or below
+    ``min_capacity`` never counts as over-provisioned: pass
+    ``BASELINE_CAPACITY`` to stop resets that could not shrink anything (the
+    default, 0, is the Rust crate's behaviour)."""
 
     def __init__(
         self,
@@ -74,8 +77,10 @@ class AdaptiveWatermarkPolicy(MemoryPolicy):
         messages_to_wait: int = 5,
         cooldown: Optional[float] = None,
         on_reclaim: Optional[Callable[[ReclamationInfo], object]] = None,
+        min_capacity: int = 0,
     ) -> None:
         super().__init__(on_reclaim)
+        self.min_capacity = min_capacity
         self.shrink_multiple = shrink_multiple
         self.messages_to_wait = messages_to_wait
         self.cooldown = cooldown
@@ -89,7 +94,10 @@ class AdaptiveWatermarkPolicy(MemoryPolicy):
             self._over_count = 0
             self._over_since = None
             return None
-        over = current_capacity >= last_message_size * self.shrink_multiple
+        over = (
+            current_capacity > self.min_capacity
+            and current_capacity >= last_message_size * self.shrink_multiple
+        )
         now = time.monotonic() if self.cooldown is not None else None
         if not over:
             self._over_count = 0
