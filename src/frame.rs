@@ -11,6 +11,17 @@ pub fn frame_into(out: &mut Vec<u8>, payload: &[u8], width: usize, checksum: u64
     out.extend_from_slice(payload);
 }
 
+/// Writes one frame at the start of `out` (which has room for it) and returns
+/// its size. The caller has checked that the payload fits in a u32.
+pub fn frame_at(out: &mut [u8], payload: &[u8], width: usize, checksum: u64) -> usize {
+    let len = u32::try_from(payload.len()).expect("payload length checked by the caller");
+    let header = LENGTH_BYTES + width;
+    out[..LENGTH_BYTES].copy_from_slice(&len.to_le_bytes());
+    out[LENGTH_BYTES..header].copy_from_slice(&checksum.to_le_bytes()[..width]);
+    out[header..header + payload.len()].copy_from_slice(payload);
+    header + payload.len()
+}
+
 /// Bytes a frame of `payload_len` takes with a checksum of `width` bytes.
 pub fn frame_size(payload_len: usize, width: usize) -> usize {
     LENGTH_BYTES + width + payload_len
@@ -36,6 +47,9 @@ mod tests {
             let got: String = out.iter().map(|b| format!("{b:02x}")).collect();
             assert_eq!(got, hex, "{algo:?}");
             assert_eq!(out.len(), frame_size(3, algo.width()));
+            let mut placed = vec![0u8; out.len()];
+            let n = frame_at(&mut placed, b"abc", algo.width(), algo.compute(b"abc"));
+            assert_eq!((n, placed), (out.len(), out));
         }
     }
 }

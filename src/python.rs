@@ -1,13 +1,13 @@
 //! PyO3 bindings of the kernels. Signatures mirror `flatstream/_kernels/pure.py`.
 
 use pyo3::buffer::PyBuffer;
-use pyo3::exceptions::{PyOverflowError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::bulk::scan_all as scan_all_frames;
 use crate::checksum::Algorithm;
-use crate::frame::{frame_into, frame_size};
+use crate::frame::{frame_at, frame_size};
 use crate::pydecoder::borrow_buffer;
 use crate::scan::scan as scan_frames;
 
@@ -125,36 +125,77 @@ fn scan<'py>(
     ))
 }
 
-/// frame_many(payloads, width, algorithm) -> bytes: every payload framed, back to back.
+/// A payload borrowed from Python: `bytes` directly (no buffer export to
+/// allocate), anything else through the buffer protocol.
+enum Payload<'py> {
+    Bytes(Bound<'py, PyBytes>),
+    Buffer(PyBuffer<u8>),
+}
+
+impl<'py> Payload<'py> {
+    fn of(py: Python<'py>, item: Bound<'py, PyAny>) -> PyResult<Self> {
+        if let Ok(bytes) = item.cast_exact::<PyBytes>() {
+            return Ok(Payload::Bytes(bytes.clone()));
+        }
+        match borrow_buffer(&item) {
+            Ok(buffer) => Ok(Payload::Buffer(buffer)),
+            // Items wider than a byte (array('I'), numpy): frame their bytes.
+            Err(_) => Ok(Payload::Buffer(borrow_buffer(
+                &py.import("builtins")?
+                    .getattr("memoryview")?
+                    .call1((item,))?
+                    .call_method1("cast", ("B",))?,
+            )?)),
+        }
+    }
+
+    fn bytes<'a>(&'a self, py: Python<'a>) -> PyResult<&'a [u8]> {
+        match self {
+            Payload::Bytes(b) => Ok(b.as_bytes()),
+            Payload::Buffer(b) => bytes_of(py, b),
+        }
+    }
+}
+
+/// frame_many(payloads, width, algorithm, max_len) -> (bytes, None), or
+/// (None, index) when payload `index` is longer than `max_len`: every payload
+/// framed, back to back, in one buffer written in place.
 #[pyfunction]
 fn frame_many<'py>(
     py: Python<'py>,
     payloads: &Bound<'py, PyAny>,
     width: usize,
     algorithm_name: &str,
-) -> PyResult<Bound<'py, PyBytes>> {
+    max_len: u64,
+) -> PyResult<(Option<Bound<'py, PyBytes>>, Option<usize>)> {
     let algo = algorithm(algorithm_name)?;
     if algo.width() != width {
         return Err(PyValueError::new_err("width does not match the algorithm"));
     }
-    let mut buffers = Vec::new();
+    let max_len = max_len.min(u64::from(u32::MAX));
+    let mut items = Vec::new();
     let mut total = 0usize;
-    for item in payloads.try_iter()? {
-        let buf = PyBuffer::<u8>::get(&item?)?;
-        if buf.len_bytes() > u32::MAX as usize {
-            return Err(PyOverflowError::new_err(
-                "payload longer than 2**32-1 bytes",
-            ));
+    for (index, item) in payloads.try_iter()?.enumerate() {
+        let payload = Payload::of(py, item?)?;
+        let len = payload.bytes(py)?.len();
+        if len as u64 > max_len {
+            return Ok((None, Some(index)));
         }
-        total += frame_size(buf.len_bytes(), width);
-        buffers.push(buf);
+        total += frame_size(len, width);
+        items.push(payload);
     }
-    let mut out = Vec::with_capacity(total);
-    for buf in &buffers {
-        let bytes = bytes_of(py, buf)?;
-        frame_into(&mut out, bytes, width, algo.compute(bytes));
+    let mut slices = Vec::with_capacity(items.len());
+    for item in &items {
+        slices.push(item.bytes(py)?);
     }
-    Ok(PyBytes::new(py, &out))
+    let out = PyBytes::new_with(py, total, |out| {
+        let mut at = 0;
+        for bytes in &slices {
+            at += frame_at(&mut out[at..], bytes, width, algo.compute(bytes));
+        }
+        Ok(())
+    })?;
+    Ok((Some(out), None))
 }
 
 type ScanAllTuple<'py> = (

@@ -62,8 +62,15 @@ def test_scan_twins_agree_on_any_bytes(
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.binary(max_size=100), max_size=20), st.sampled_from(ALGOS))
 def test_frame_many_twins_agree(payloads: "list[bytes]", algo: str) -> None:
-    framed = native.frame_many(payloads, WIDTH[algo], algo)
-    assert framed == pure.frame_many(payloads, WIDTH[algo], algo)
+    framed, too_long = native.frame_many(payloads, WIDTH[algo], algo, 1 << 32)
+    assert (framed, too_long) == pure.frame_many(payloads, WIDTH[algo], algo, 1 << 32)
+    assert too_long is None
+    if payloads:  # a limit below the longest payload frames nothing and names the first
+        limit = max(map(len, payloads)) - 1
+        first = next(i for i, p in enumerate(payloads) if len(p) > limit)
+        if limit >= 0:
+            assert native.frame_many(payloads, WIDTH[algo], algo, limit) == (None, first)
+            assert pure.frame_many(payloads, WIDTH[algo], algo, limit) == (None, first)
     # and the scan finds exactly those frames again
     offsets, lengths, stop, status, _, _ = native.scan(framed, 0, WIDTH[algo], algo, 1 << 31, 10**6)
     assert status == _kernels.CLEAN and stop == len(framed)
@@ -75,7 +82,7 @@ def test_kernels_take_any_buffer(kernel: object) -> None:
     import array
     import mmap
 
-    framed = pure.frame_many([b"abc", b"de"], 4, "crc32")
+    framed, _ = pure.frame_many([b"abc", b"de"], 4, "crc32", 100)
     with mmap.mmap(-1, len(framed)) as mapped:
         mapped[:] = framed
         sources = [framed, bytearray(framed), memoryview(framed), mapped, array.array("B", framed)]

@@ -115,20 +115,26 @@ def scan(
     )
 
 
-def frame_many(payloads: Iterable[Any], width: int, algorithm: str) -> bytes:
-    """Every payload framed with ``algorithm``, back to back, in one buffer."""
+def frame_many(
+    payloads: Iterable[Any], width: int, algorithm: str, max_len: int
+) -> Tuple[Optional[bytes], Optional[int]]:
+    """Every payload framed with ``algorithm``, back to back, in one buffer:
+    ``(frames, None)``, or ``(None, index)`` if payload ``index`` is longer
+    than ``max_len`` (nothing is framed then)."""
     algo_width, compute = _algorithm(algorithm)
     if algo_width != width:
         raise ValueError("width does not match the algorithm")
+    max_len = min(max_len, 0xFFFFFFFF)
+    views = [_bytes_view(payload) for payload in payloads]
+    for index, view in enumerate(views):
+        if len(view) > max_len:
+            return None, index
     parts = []
-    for payload in payloads:
-        view = _bytes_view(payload)
-        if len(view) > 0xFFFFFFFF:
-            raise OverflowError("payload longer than 2**32-1 bytes")
+    for view in views:
         parts.append(LENGTH.pack(len(view)))
         parts.append(compute(view).to_bytes(width, "little"))
         parts.append(view)
-    return b"".join(parts)
+    return b"".join(parts), None
 
 
 def scan_all(
