@@ -425,6 +425,11 @@ def build_objapi(module: ModuleType, schema: Schema, name: str, form: Optional[D
             value = build_objapi(module, schema, ftype.ref or "", value)
         elif value is not None and ftype.base is BaseType.VECTOR and ftype.element is BaseType.OBJ:
             value = [build_objapi(module, schema, ftype.ref or "", v) for v in value]
+        elif value is not None and ftype.base is BaseType.VECTOR and ftype.element.is_scalar:
+            # A numpy array makes Pack call CreateNumpyVector: the same layout as
+            # its element loop, which cannot write negative [byte] elements
+            # (flatbuffers' Builder.PrependByte packs as uint8).
+            value = np.array(value, dtype=SCALARS[ftype.element].dtype)
         elif value is not None and ftype.base is BaseType.VECTOR:
             value = list(value)
         setattr(obj, attr, value)

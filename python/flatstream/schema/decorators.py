@@ -383,6 +383,8 @@ class _Builder:
             ftype = self._type(hint, where, in_struct=True)
             if not (ftype.is_scalar or (ftype.base is BaseType.OBJ and ftype.ref in self.schema.structs)):
                 raise SchemaError(f"{where}: a struct holds only scalars, enums and structs")
+            if ftype.ref in self.schema.enums and 0 not in self.schema.enums[ftype.ref or ""].values.values():
+                raise SchemaError(f"{where}: an enum in a struct must have a value 0 (flatc's rule)")
             default = dc_field.default if dc_field.default is not MISSING else 0
             fields.append(
                 FieldDef(dc_field.name, ftype, id=len(fields), default=default if ftype.is_scalar else None)
