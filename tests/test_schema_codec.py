@@ -82,6 +82,8 @@ def check_both_directions(loaded: Loaded, form: Any) -> bytes:
     assert same(decoded, expected), explain(decoded, expected)
     read_back = unpack_objapi(loaded.module, schema, name, mine)
     assert same(read_back, expected), explain(read_back, expected)
+    viewed = normal(schema, name, loaded.codec.view(official))
+    assert same(viewed, expected), explain(viewed, expected)
     return mine
 
 
@@ -528,3 +530,22 @@ def test_decode_errors_are_value_errors_and_flatstream_errors() -> None:
         fs.codec(TelemetryEvent).decode(b"\x00")
     assert issubclass(fs.DecodeError, fs.FlatstreamError)
     assert issubclass(fs.EncodeError, fs.FlatstreamError)
+
+
+def test_lazy_view_of_a_wide_frame() -> None:
+    schema = fs.load_schema(SCHEMAS / "wide_frame.fbs")
+    codec = schema.codec()
+    frame = codec.type(frame_id=5, host="h", position=schema.python_type("Vec3")(1, 2, 3), samples=[1.0, 2.0],
+                       temp_c_3=2.5, mode=2)
+    payload = codec.encode(frame)
+    view = codec.view(payload)
+    assert (view.frame_id, view.host, view.temp_c_3, view.ok, view.rpm_7) == (5, "h", 2.5, True, 0)
+    assert view.mode is schema.python_type("Mode").Charge
+    assert view.samples.tolist() == [1.0, 2.0] and view.position == frame.position
+    assert view.to_object() == codec.decode(payload) == frame
+    assert type(view).__name__ == "WideFrameView"
+    with pytest.raises(fs.DecodeError):
+        codec.view(b"\x00")
+    broken = codec.view(payload[:40])
+    with pytest.raises(fs.DecodeError):
+        broken.host

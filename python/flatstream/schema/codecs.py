@@ -139,6 +139,18 @@ class Codec:
             table.name, max_size, compiler.fixed_prefix(table.name, ident_bytes)
         )
         self._verifier: Any = None
+        self._view_class: Any = None
+
+    def view(self, payload: Any) -> Any:
+        """A lazy view of ``payload``: each attribute is decoded when read
+        (and again each time), so reading a few fields of a wide table costs
+        a few field reads. Nested tables, vectors and unions decode as
+        :meth:`decode` does. ``view.to_object()`` decodes everything. The view
+        keeps ``payload`` alive; it checks nothing until read."""
+        view_class = self._view_class
+        if view_class is None:
+            view_class = self._view_class = _compiler(self.schema, self.force_defaults).view_class(self.name)
+        return view_class(payload, self.decode)
 
     def verifier(self, **options: Any) -> Any:
         """A validator (``name``, ``validate(payload)``) for readers and writers
@@ -979,6 +991,81 @@ class _Compiler:
         self.run(src, f"root decode {name}")
         return self.ns[fn]  # type: ignore[no-any-return]
 
+    def view_class(self, name: str) -> type:
+        """A class of lazy views of a root table ``name`` (see ``Codec.view``)."""
+        table = self.schema.tables[name]
+        items = self.items(table)
+        slots = 1 + max([f.id for f in table.fields], default=-1)
+        by_id = {item.fdef.id: item for item in items}
+        fn = f"view_{self.counter}"
+        self.counter += 1
+        src = _Source()
+        src(f"class {fn}:")
+        with src.block():
+            src(f"{table.documentation[0] if table.documentation else 'A lazy view of a ' + name + '.'!r}")
+            src("__slots__ = ('_buf', '_pos', '_e', '_decode')")
+            src("def __init__(self, buf, decode):")
+            with src.block():
+                src("try:")
+                with src.block():
+                    src("pos = U32(buf, 0)[0]")
+                    src("vt = pos - I32(buf, pos)[0]")
+                    src("if vt < 0:")
+                    with src.block():
+                        src("raise DecodeError('the root vtable is before the buffer')")
+                    src("n = (U16(buf, vt)[0] - 4) >> 1")
+                    src(f"e = struct_unpack_from(f'<{{n}}H', buf, vt + 4) + {(0,) * slots!r}")
+                src("except (struct_error, ValueError) as exc:")
+                with src.block():
+                    src(f"raise DecodeError(f'cannot view a {name}: {{exc}}') from exc")
+                src("self._buf, self._pos, self._e, self._decode = buf, pos, e, decode")
+            src("def to_object(self):")
+            with src.block():
+                src("return self._decode(self._buf)")
+            for item in items:
+                fdef = item.fdef
+                if fdef.type.base is BaseType.UTYPE and not _in_init(self.python_class(name), fdef.name):
+                    continue
+                src("@property")
+                src(f"def {fdef.name}(self):")
+                with src.block():
+                    src("buf, pos, e = self._buf, self._pos, self._e")
+                    src(f"o = e[{fdef.id}]")
+                    src("if not o:")
+                    with src.block():
+                        src(f"return {self.absent_value(fdef)}")
+                    type_expr = "0"
+                    if fdef.type.base is BaseType.UNION:
+                        type_field = _type_field_of(table, fdef)
+                        type_item = by_id[type_field.id]
+                        type_unpack = self.const(struct.Struct("<" + type_item.code).unpack_from, "UN")
+                        src(f"t = e[{type_field.id}]")
+                        src(f"t = {type_unpack}(buf, pos + t)[0] if t else 0")
+                        type_expr = "t"
+                    if item.kind == "struct":
+                        group = [f"r{j}" for j in range(self.struct_scalars(fdef.type.ref or ""))]
+                    else:
+                        group = ["r"]
+                    unpack = self.const(struct.Struct("<" + item.code).unpack_from, "UN")
+                    src("try:")
+                    with src.block():
+                        target = group[0] + "," if len(group) == 1 else ", ".join(group)
+                        src(f"{target} = {unpack}(buf, pos + o)")
+                        src(f"return {self.decode_value(src, table, item, group, 'pos + o', type_expr)}")
+                    src("except DecodeError:")
+                    with src.block():
+                        src("raise")
+                    src("except (struct_error, ValueError, IndexError, RecursionError, OverflowError) as exc:")
+                    with src.block():
+                        src(f"raise DecodeError(f'cannot decode {name}.{fdef.name}: {{exc}}') from exc")
+            src("def __repr__(self):")
+            with src.block():
+                src(f"return '<{_short(name)} view>'")
+        self.run(src, f"view {name}")
+        cls: type = self.ns[fn]
+        cls.__name__ = cls.__qualname__ = f"{_short(name)}View"
+        return cls
+
     def root_finder(self, name: str) -> Callable[..., Any]:
         self.decoder(name)
         vtable_cache = self.vtable_caches[name]
@@ -1087,6 +1174,10 @@ def _field_or_none(table: TableDef, name: str) -> Optional[FieldDef]:
         if fdef.name == name:
             return fdef
     return None
+
+
+def _in_init(cls: Any, name: str) -> bool:
+    return name in _init_order(cls)
 
 
 def _init_order(cls: Any) -> List[str]:
