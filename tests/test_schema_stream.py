@@ -121,3 +121,13 @@ def test_open_writes_and_reads_objects(tmp_path: object) -> None:
             writer.write(event)
     with fs.open(path, "rb", checksum="crc32c") as reader:
         assert list(reader.typed_messages(TelemetryEvent)) == EVENTS
+
+
+def test_the_example_script_runs() -> None:
+    import subprocess
+    import sys
+
+    script = SCHEMAS.parent / "schema_codecs.py"
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "34202.0 [Level(price=1000002, size=100)]" in result.stdout
