@@ -149,6 +149,26 @@ def test_generic_decoder_agrees(features: Loaded, monkeypatch: pytest.MonkeyPatc
     assert official_forms and not codec_module._Compiler.__dict__.get("unused")
 
 
+@pytest.mark.parametrize("name", ["features", "telemetry", "lobster_message"])
+def test_interpreted_layouts_agree(
+    name: str, features: Loaded, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Past the per-table limit of compiled layouts (a table with many
+    optional fields has many) the encoder interprets; the bytes must not change."""
+    monkeypatch.setattr(codec_module, "_LAYOUT_CACHE_LIMIT", 0)
+    loaded = features if name == "features" else Loaded(SCHEMAS / f"{name}.fbs", tmp_path / "gen")
+    schema = fs.load_schema(loaded.fbs)  # a fresh compiler sees the patched limit
+    codec = schema.codec()
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(values(schema, codec.name))
+    def check(form: Any) -> None:
+        official = pack_objapi(loaded.module, schema, codec.name, form, codec.file_identifier)
+        assert codec.encode(build(schema, codec.name, form)) == official
+
+    check()
+
+
 # -- the telemetry event, byte for byte ---------------------------------------------------
 
 

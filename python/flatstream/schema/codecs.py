@@ -54,6 +54,8 @@ MAX_BUFFER_SIZE = 0x7FFFFFFF
 
 # Specialised unpackers compiled per table before falling back to the generic reader.
 _VTABLE_CACHE_LIMIT = 64
+# Layouts compiled per table (one per combination of present fields and alignment).
+_LAYOUT_CACHE_LIMIT = 256
 _ROOT_CACHE_LIMIT = 256
 
 _I32 = struct.Struct("<i").unpack_from
@@ -453,15 +455,16 @@ class _Compiler:
         with src.block():
             args = self.encode_body(src, table, items)
             align = max([4] + [item.align for item in items])
-            layouts = self.const({}, "L")
-            maker = self.const(self.layout_maker(table, items, align), "M")
+            layout_dict: Dict[int, Any] = {}
+            layouts = self.const(layout_dict, "L")
+            maker = self.const(self.layout_maker(table, items, align, layout_dict), "M")
             src(f"m = {self.mask_expr(items)}")
             src("u = out.used")
             src(f"k = m << 8 | u & {align - 1}")
             src(f"lay = {layouts}.get(k)")
             src("if lay is None:")
             with src.block():
-                src(f"lay = {layouts}[k] = {maker}(k)")
+                src(f"lay = {maker}(k)")
             src(f"return lay(out, u{''.join(', ' + a for a in args)})")
         self.run(src, f"encode {name}")
         return fn
@@ -570,13 +573,23 @@ class _Compiler:
             terms.append(test if n == 0 else f"({test} << {n})")
         return " | ".join(terms) if terms else "0"
 
-    def layout_maker(self, table: TableDef, items: List[_Item], align: int) -> Callable[[int], Any]:
-        """A function key -> compiled layout function for that key."""
+    def layout_maker(
+        self, table: TableDef, items: List[_Item], align: int, layouts: Dict[int, Any]
+    ) -> Callable[[int], Any]:
+        """A function key -> layout function for that key, compiled and kept
+        in ``layouts`` for the first ``_LAYOUT_CACHE_LIMIT`` keys (a table
+        with many optional fields has many), interpreted after that."""
         slots = 1 + max([f.id for f in table.fields], default=-1)
+        flatteners = {
+            n: self.ns[self.struct_flattener(item.fdef.type.ref or "")]
+            for n, item in enumerate(items) if item.kind == "struct"
+        }
 
         def make(key: int) -> Any:
             mask, rem = key >> 8, key & 0xFF
             plan = _plan(items, mask, rem, slots)
+            if len(layouts) >= _LAYOUT_CACHE_LIMIT:
+                return _interpreted_layout(plan, items, flatteners)
             fn = f"lay_{self.counter}"
             self.counter += 1
             params = ", ".join(["out", "u"] + [f"a{n}" for n in range(len(items))])
@@ -613,9 +626,22 @@ class _Compiler:
                     src(f"out.minalign = {plan.minalign}")
                 src("return obj")
             self.run(src, f"layout {table.name} {key:#x}")
+            layouts[key] = self.ns[fn]
             return self.ns[fn]
 
         return make
+
+    def struct_flattener(self, name: str) -> str:
+        """A function struct object -> the tuple of its scalars, in layout order."""
+        fn = f"sflat_{self.counter}"
+        self.counter += 1
+        _fmt, exprs = self.struct_format(self.schema.structs[name], "s")
+        src = _Source()
+        src(f"def {fn}(s):")
+        with src.block():
+            src(f"return ({', '.join(exprs)},)")
+        self.run(src, f"flatten {name}")
+        return fn
 
     def root_encoder(self, name: str, ident: bytes, max_size: int) -> Callable[[Any], bytes]:
         table = self.schema.tables[name]
@@ -629,7 +655,7 @@ class _Compiler:
             src("try:")
             with src.block():
                 if fixed:
-                    self.fixed_root_body(src, table, items, ident)
+                    self.fixed_root_body(src, table, items, ident, max_size)
                 else:
                     enc = self.encoder(name)
                     src("out = Out()")
@@ -666,7 +692,9 @@ class _Compiler:
         slots = 1 + max([f.id for f in table.fields], default=-1)
         return _message_header(_plan(items, (1 << len(items)) - 1, 0, slots), ident)
 
-    def fixed_root_body(self, src: _Source, table: TableDef, items: List[_Item], ident: bytes) -> None:
+    def fixed_root_body(
+        self, src: _Source, table: TableDef, items: List[_Item], ident: bytes, max_size: int
+    ) -> None:
         """A table of scalars and structs as root: the whole buffer is one
         ``pack`` whose header (root offset, identifier, vtable, vtable
         offset) is a constant per set of present fields."""
@@ -694,7 +722,11 @@ class _Compiler:
             head = self.const(header, "H")
             return f"{packer}({head}{''.join(', ' + v for v in values)})"
 
+        message_dict: Dict[int, Any] = self.ns[messages]
+
         def make(mask: int) -> Any:
+            if len(message_dict) >= _LAYOUT_CACHE_LIMIT:
+                return None  # the caller takes the general path
             fn = f"msg_{self.counter}"
             self.counter += 1
             src2 = _Source()
@@ -702,6 +734,7 @@ class _Compiler:
             with src2.block():
                 src2(f"return {pack_call(mask, 'a')}")
             self.run(src2, f"message {table.name} {mask:#x}")
+            message_dict[mask] = self.ns[fn]
             return self.ns[fn]
 
         maker = self.const(make, "M")
@@ -714,7 +747,11 @@ class _Compiler:
         src(f"f = {messages}.get(m)")
         src("if f is None:")
         with src.block():
-            src(f"f = {messages}[m] = {maker}(m)")
+            src(f"f = {maker}(m)")
+            src("if f is None:")
+            with src.block():
+                src("out = Out()")
+                src(f"return rt.finish(out, {self.encoder(table.name)}(out, obj), {ident!r}, {max_size})")
         src(f"return f({args})")
 
     # -- decoding --------------------------------------------------------
@@ -1138,6 +1175,38 @@ def _plan(items: List[_Item], mask: int, rem: int, slots: int) -> _Plan:
         plan.order.append((n, end - rem))
     plan.fmt = fmt
     return plan
+
+
+def _interpreted_layout(plan: _Plan, items: List[_Item], flatteners: Dict[int, Any]) -> Callable[..., int]:
+    """A layout function for ``plan`` that is not compiled (past the cache limit)."""
+    with_vt = struct.Struct(f"<{len(plan.vtable)}si{plan.fmt}").pack
+    without_vt = struct.Struct(f"<i{plan.fmt}").pack
+    vtable = plan.vtable
+    order = plan.order
+
+    def lay(out: rt.Out, u: int, *args: Any) -> int:
+        values: List[Any] = []
+        for n, rel in order:
+            kind = items[n].kind
+            if kind == "offset":
+                values.append(u + rel - args[n])
+            elif kind == "struct":
+                values.extend(flatteners[n](args[n]))
+            else:
+                values.append(args[n])
+        obj = u + plan.object_rel
+        at = out.vtables.get(vtable)
+        if at is None:
+            out.parts.append(with_vt(vtable, len(vtable), *values))
+            out.used = out.vtables[vtable] = obj + len(vtable)
+        else:
+            out.parts.append(without_vt(at - obj, *values))
+            out.used = obj
+        if out.minalign < plan.minalign:
+            out.minalign = plan.minalign
+        return obj
+
+    return lay
 
 
 def _message_header(plan: _Plan, ident: bytes) -> bytes:
