@@ -15,7 +15,7 @@
 #   FUZZ_FRESH_EXTENSION=1
 #                      Python targets: fuzz the Rust extension built from the
 #                      tree as it is now (into fuzz/target/ext, with a copy of
-#                      python/flatstream beside it, first on PYTHONPATH) instead
+#                      python/flatstream beside it first on PYTHONPATH) instead
 #                      of the one installed in .venv, without touching .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,16 +77,19 @@ ensure_atheris() {
 
 fresh_extension() {
     local ext=fuzz/target/ext suffix
+    # One package copy per run: two runs at once must not rewrite each other's.
+    pkg=$ext/pkg-$$
     PYO3_BUILD_EXTENSION_MODULE=1 PYO3_PYTHON="$PWD/.venv/bin/python" CARGO_TARGET_DIR="$ext" \
         nice -n "$nice_level" cargo build --release --features python
-    rm -rf "$ext/pkg"
-    mkdir -p "$ext/pkg"
-    cp -r python/flatstream "$ext/pkg/"
-    rm -f "$ext"/pkg/flatstream/_native*.so
+    rm -rf "$pkg"
+    mkdir -p "$pkg"
+    trap 'rm -rf "$pkg"' EXIT
+    cp -r python/flatstream "$pkg/"
+    rm -f "$pkg"/flatstream/_native*.so
     suffix=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
-    cp "$ext/release/libflatstream_native.so" "$ext/pkg/flatstream/_native$suffix"
-    export PYTHONPATH="$PWD/$ext/pkg${PYTHONPATH:+:$PYTHONPATH}"
-    echo "== fuzzing flatstream from $ext/pkg (extension built from the current tree)"
+    cp "$ext/release/libflatstream_native.so" "$pkg/flatstream/_native$suffix"
+    export PYTHONPATH="$PWD/$pkg${PYTHONPATH:+:$PYTHONPATH}"
+    echo "== fuzzing flatstream from $pkg (extension built from the tree at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src python || echo ' plus uncommitted changes'))"
 }
 
 need_rust=0
