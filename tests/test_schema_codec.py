@@ -569,3 +569,10 @@ def test_lazy_view_of_a_wide_frame() -> None:
     broken = codec.view(payload[:40])
     with pytest.raises(fs.DecodeError):
         broken.host
+
+
+def test_an_object_containing_itself_raises_encode_error() -> None:
+    loop = Everything(req="loop")
+    loop.next = loop
+    with pytest.raises(fs.EncodeError):
+        fs.codec(Everything).encode(loop)

@@ -381,3 +381,20 @@ def test_verifier_as_a_stream_validator() -> None:
     with pytest.raises(fs.VerificationError) as caught:
         reader.read_message()
     assert caught.value.offset == 4 + len(good)
+
+
+def test_nested_flatbuffers_count_toward_the_depth_limit(tmp_path: Path) -> None:
+    fbs = write_fbs(tmp_path, "matryoshka", """
+        table Doll { inside: [ubyte] (nested_flatbuffer: "Doll"); }
+        root_type Doll;
+    """)
+    schema = fs.load_schema(fbs)
+    codec = schema.codec()
+    payload = codec.encode(codec.type())
+    for _ in range(300):  # deeper than Python's recursion would allow unchecked
+        payload = codec.encode(codec.type(inside=payload))
+    reason = verdict(schema.verifier(), payload)
+    assert reason is not None and "deeper than 64" in reason
+    shallow = codec.encode(codec.type(inside=codec.encode(codec.type(inside=codec.encode(codec.type())))))
+    assert verdict(schema.verifier(max_depth=3), shallow) is None
+    assert verdict(schema.verifier(max_depth=2), shallow) is not None

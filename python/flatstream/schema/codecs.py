@@ -663,8 +663,9 @@ class _Compiler:
             src("except (EncodeError, MemoryError):")
             with src.block():
                 src("raise")
-            src("except (struct_error, TypeError, ValueError, OverflowError, AttributeError) as exc:")
+            src("except (struct_error, TypeError, ValueError, OverflowError, AttributeError, RecursionError) as exc:")
             with src.block():
+                # RecursionError: tables nested too deep, or an object containing itself.
                 src(f"raise rt_encode_error({name!r}, obj, exc) from exc")
         self.run(src, f"root encode {name}")
         return self.ns[fn]  # type: ignore[no-any-return]

@@ -135,8 +135,9 @@ class FieldDef:
     """One field of a table or struct.
 
     ``default`` is the scalar default (``None`` for optional scalars and for
-    every non-scalar); ``offset`` is the byte offset of a struct field;
-    ``padding`` the bytes of padding a struct has after it.
+    every non-scalar); ``offset`` is the byte offset of a struct field, or
+    the vtable slot of a table field (``4 + 2 * id``, as flatc records it);
+    ``padding`` the bytes of padding a struct has after a field.
     """
 
     name: str

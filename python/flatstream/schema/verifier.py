@@ -421,7 +421,7 @@ class _Compiler:
                 src(f"vlen(buf, p, n, {check.element}, {align})")
             elif kind == "nested":
                 src(f"c = vlen(buf, p, n, 1, {align})")
-                src(f"{check.target}(buf[p + 4:p + 4 + c], p + 4)")
+                src(f"{check.target}(buf[p + 4:p + 4 + c], p + 4, depth)")
             elif kind == "strings":
                 src(f"vstrings(buf, p, n, {utf8}, {align})")
             elif kind == "tables":
@@ -477,7 +477,7 @@ class _Compiler:
                     _vector_length(buf, p, n, check.element, align)
                 elif kind == "nested":
                     count = _vector_length(buf, p, n, 1, align)
-                    ns[check.target](buf[p + 4 : p + 4 + count], p + 4)
+                    ns[check.target](buf[p + 4 : p + 4 + count], p + 4, depth)
                 elif kind == "strings":
                     _check_string_vector(buf, p, n, utf8, align)
                 elif kind == "tables":
@@ -493,9 +493,9 @@ class _Compiler:
             raise SchemaError(f"{where}: nested_flatbuffer names {name!r}, not a table of the schema") from None
         inner = self.root(table.name, None)
 
-        def check(data: Any, position: int) -> None:
+        def check(data: Any, position: int, depth: int) -> None:
             try:
-                inner(data)
+                inner(data, depth + 1)  # type: ignore[call-arg]
             except _Fault as fault:
                 where_inner = None if fault.position is None else position + fault.position
                 _fail(f"in the nested flatbuffer {where}: {fault.reason}", where_inner)
@@ -568,8 +568,11 @@ class _Compiler:
         fn = f"root_{self.counter}"
         self.counter += 1
         src = _Source()
-        src(f"def {fn}(buf):")
+        src(f"def {fn}(buf, depth=1):")
         src.indent()
+        # depth > 1 for a nested flatbuffer: it counts toward the nesting limit.
+        src(f"if depth > {self.options.max_depth}:")
+        src(f"    fail('tables nest deeper than {self.options.max_depth}', 0)")
         known = self.known_shape(name, ident) if shortcut else None
         if known is not None:
             # The shape every builder gives this table with all fields present:
@@ -602,7 +605,7 @@ class _Compiler:
         src("if f is None:")
         src(f"    f = {self.const(find, 'RF')}(buf, pos, key, n)")
         # The root counts as one table at depth 1; its children go through `check`.
-        src(f"f(buf, pos, 1, [{options.max_tables - 1}])")
+        src(f"f(buf, pos, depth, [{options.max_tables - 1}])")
         self.run(src, f"root {name}")
         del check
         root = self.ns[fn]
@@ -627,8 +630,9 @@ def _run(check: Callable[[Any], None], buffer: Any, name: str) -> None:
         check(buffer)
     except _Fault as fault:
         raise VerificationError(name, fault.reason, position=fault.position) from None
-    except (struct.error, IndexError, ValueError, TypeError, OverflowError) as exc:
-        # Every read is range-checked first; this is a guard, not a path.
+    except (struct.error, IndexError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        # Every read is range-checked first; this is a guard, not a path
+        # (RecursionError: nested flatbuffers inside nested flatbuffers).
         raise VerificationError(name, f"malformed buffer ({type(exc).__name__}: {exc})") from None
 
 
@@ -684,7 +688,7 @@ class SchemaVerifier:
             self._check(payload)
         except _Fault as fault:
             raise VerificationError(self.name, fault.reason, position=fault.position) from None
-        except (struct.error, IndexError, ValueError, TypeError, OverflowError) as exc:
+        except (struct.error, IndexError, ValueError, TypeError, OverflowError, RecursionError) as exc:
             raise VerificationError(self.name, f"malformed buffer ({type(exc).__name__}: {exc})") from None
 
     __call__ = validate
