@@ -147,6 +147,21 @@ def flatc_json(fbs: Path, payloads: List[bytes], work: Path) -> List[Dict[str, A
     return [json.loads((work / f"buf{n}.json").read_text()) for n in range(len(payloads))]
 
 
+def flatc_binary(fbs: Path, documents: List[Dict[str, Any]], work: Path) -> List[bytes]:
+    """``flatc -b`` of each JSON document: buffers built by the C++ builder
+    (which orders fields differently from the Python one)."""
+    work.mkdir(parents=True, exist_ok=True)
+    names = []
+    for n, document in enumerate(documents):
+        path = work / f"doc{n}.json"
+        path.write_text(json.dumps(document))
+        names.append(str(path))
+    subprocess.run(
+        [flatc_path(), "-b", "-o", str(work), str(fbs), *names], check=True, capture_output=True
+    )
+    return [(work / f"doc{n}.bin").read_bytes() for n in range(len(documents))]
+
+
 def camel(name: str) -> str:
     """flatc's Python object-API attribute name for a field."""
     head, *rest = name.split("_")
