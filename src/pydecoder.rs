@@ -617,6 +617,34 @@ impl FrameDecoder {
     }
 
     fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<FrameView>>> {
+        // The common case, decided without the general state machine: a
+        // complete, valid frame and nothing to run on it.
+        let plain = self.custom.is_none()
+            && self.steps.is_empty()
+            && !self.release_views
+            && self.pending.is_none()
+            && self.error.is_none();
+        if plain {
+            let at = self.pos;
+            let found = step(
+                self.storage.bytes(py),
+                at,
+                self.width,
+                self.verify,
+                self.max_frame_len,
+            );
+            if let Step::Frame { payload, len } = found {
+                self.frame_offset = self.base + at as u64;
+                self.pos = payload + len;
+                let view = FrameView {
+                    storage: Arc::clone(&self.storage),
+                    start: payload,
+                    len,
+                    released: AtomicBool::new(false),
+                };
+                return Py::new(py, view).map(Some);
+            }
+        }
         self.pull(py)
     }
 

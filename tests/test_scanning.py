@@ -164,3 +164,15 @@ def test_bulk_kernels_agree_with_the_scan_twin() -> None:
         for collect in (True, False):
             args = (data, start, 2, "crc16", 1 << 20, 2, collect)
             assert _kernels.native.scan_all(*args) == _kernels.pure.scan_all(*args)
+
+
+def test_closing_a_reader_lets_the_mapping_close() -> None:
+    data = frames([b"a", b"bb"], "crc32")
+    mapping = mmap.mmap(-1, len(data))
+    mapping[:] = data
+    with fs.StreamReader(mapping, fs.ChecksumDeframer("crc32")) as reader:
+        assert [bytes(p) for p in reader] == [b"a", b"bb"]
+    mapping.close()  # no export of the mapping survives the reader
+    assert reader.offset == len(data)
+    with pytest.raises(ValueError):
+        reader.read_message()

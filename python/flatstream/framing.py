@@ -165,9 +165,11 @@ class Framer:
             data, too_long = _kernels.frame_many(
                 items, self.checksum.width, self.checksum.name, self.limit
             )
-            if too_long is not None:
+            if data is None:
+                assert too_long is not None
                 self.check(byte_view(items[too_long]))  # raises the usual InvalidFrame
-            return data  # type: ignore[no-any-return]
+                raise AssertionError("the kernel and check() disagree on the limit")
+            return data
         views = [byte_view(p) for p in items]
         for payload in views:
             self.check(payload)
@@ -179,7 +181,8 @@ class Framer:
             data, _ = _kernels.frame_many(
                 items, self.checksum.width, self.checksum.name, MAX_PAYLOAD_LEN
             )
-            return data  # type: ignore[no-any-return]
+            assert data is not None  # check() has refused anything over the ceiling
+            return data
         return b"".join(self.header(p) + bytes(p) for p in items)
 
     def __repr__(self) -> str:

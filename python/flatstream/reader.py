@@ -64,6 +64,25 @@ def typed_decoder(cls: Any) -> Callable[[Any], Any]:
     )
 
 
+class _ClosedDecoder:
+    """Stands in for the decoder of a closed reader: it keeps the offsets the
+    reader reached, and reading raises."""
+
+    capacity = 0
+
+    def __init__(self, offset: int, frame_offset: int) -> None:
+        self.offset = offset
+        self.frame_offset = frame_offset
+
+    def _closed(self, *args: Any) -> Any:
+        raise ValueError("read from a closed StreamReader")
+
+    read = next_batch = reclaim = __next__ = _closed
+
+    def __iter__(self) -> "_ClosedDecoder":
+        return self
+
+
 class StreamReader:
     """Reads framed messages from ``source`` (see the module docstring).
 
@@ -216,6 +235,9 @@ class StreamReader:
         if self.closed:
             return
         self.closed = True
+        # Drop the decoder: over an mmap it holds a buffer export, and the
+        # mapping cannot be closed while one exists.
+        self._decoder = _ClosedDecoder(self._decoder.offset, self._decoder.frame_offset)
         if self._close_source:
             self._source.close()
 

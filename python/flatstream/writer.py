@@ -154,11 +154,12 @@ class StreamWriter:
         framer = self.framer
         if type(data) is bytes and len(data) < _JOIN_BELOW and framer.plain:
             # The common capture case: one kernel call checks and frames.
-            frame, too_long = _kernels.frame_many(
+            frame, _ = _kernels.frame_many(
                 (data,), framer.checksum.width, framer.checksum.name, framer.limit
             )
-            if too_long is not None:
+            if frame is None:
                 framer.check(data)  # raises the usual InvalidFrame
+                raise AssertionError("the kernel and check() disagree on the limit")
             self._put(frame)
             self.frames_written += 1
             self.bytes_written += len(frame)
