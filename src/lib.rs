@@ -7,9 +7,12 @@
 
 pub mod bulk;
 pub mod checksum;
+pub mod codec;
 pub mod frame;
 pub mod scan;
 
+#[cfg(feature = "python")]
+mod pycodec;
 #[cfg(feature = "python")]
 mod pydecoder;
 #[cfg(feature = "python")]

@@ -298,5 +298,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan_all, m)?)?;
     m.add_class::<crate::pydecoder::FrameDecoder>()?;
     m.add_class::<crate::pydecoder::FrameView>()?;
+    m.add_class::<crate::pycodec::TableCodec>()?;
     Ok(())
 }

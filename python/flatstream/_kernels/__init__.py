@@ -11,6 +11,9 @@ Both implement the same three functions with the same signatures and results:
 ``scan_all(data, start, width, verify, max_frame_len, threads, collect)``
     Every frame of a whole buffer, optionally with its index; the native
     kernel releases the GIL over immutable buffers and verifies on threads.
+``TableCodec``
+    The native twin of a schema codec; its twin is the generated pure-Python
+    codec, selected when this is None.
 ``FrameDecoder``
     The frame decoder (see :mod:`flatstream.decoder`); its twin is
     ``flatstream.decoder.PyFrameDecoder``.
@@ -64,6 +67,10 @@ from ..decoder import PyFrameDecoder  # noqa: E402
 
 FrameDecoder: Any = PyFrameDecoder if native is None else native.FrameDecoder
 
+# The native twin of a compiled schema codec (``flatstream.schema._native``);
+# None selects the pure-Python generated codecs.
+TableCodec: Any = getattr(native, "TableCodec", None)
+
 __all__ = [
     "IMPLEMENTATION",
     "checksum",
@@ -71,6 +78,7 @@ __all__ = [
     "frame_many",
     "scan_all",
     "FrameDecoder",
+    "TableCodec",
     "pure",
     "native",
     "CLEAN",

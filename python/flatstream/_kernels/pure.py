@@ -171,3 +171,8 @@ def scan_all(
     if not collect:
         return None, None, frames, payload_bytes, pos, status, a, b
     return b"".join(offsets), b"".join(lengths), frames, payload_bytes, pos, status, a, b
+
+
+# The twin of the native schema codec (``_native.TableCodec``) is the generated
+# pure-Python codec itself; None tells ``flatstream.schema`` to use it.
+TableCodec = None

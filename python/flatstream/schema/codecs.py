@@ -136,12 +136,42 @@ class Codec:
         self.file_identifier = ident
         compiler = _compiler(schema, force_defaults)
         self.type: type = compiler.python_class(table.name)
-        self.encode: Callable[[Any], bytes] = compiler.root_encoder(table.name, ident_bytes, max_size)
-        self.decode: Callable[[Any], Any] = compiler.root_decoder(
+        self._pure_encode = compiler.root_encoder(table.name, ident_bytes, max_size)
+        self._pure_decode = compiler.root_decoder(
             table.name, max_size, compiler.fixed_prefix(table.name, ident_bytes)
         )
+        from ._native import bind, native_codec
+
+        #: The native twin (``flatstream._native.TableCodec``) of this codec,
+        #: or None (no extension, or fields it does not handle).
+        self.native: Any = native_codec(
+            compiler, table, self._pure_encode, self._pure_decode, ident_bytes, max_size
+        )
+        self.encode: Callable[[Any], bytes]
+        self.decode: Callable[[Any], Any]
+        self.encode, self.decode = bind(self.native, self._pure_encode, self._pure_decode)
         self._verifier: Any = None
         self._view_class: Any = None
+
+    def encode_many(self, objs: Any) -> List[bytes]:
+        """``[encode(obj) for obj in objs]``, in one native call when the codec
+        has a native twin (see :attr:`native`)."""
+        from .. import _kernels
+
+        if self.native is not None and _kernels.TableCodec is not None:
+            return self.native.encode_many(objs)  # type: ignore[no-any-return]
+        encode = self._pure_encode
+        return [encode(obj) for obj in objs]
+
+    def decode_many(self, payloads: Any) -> List[Any]:
+        """``[decode(p) for p in payloads]``, in one native call when the codec
+        has a native twin."""
+        from .. import _kernels
+
+        if self.native is not None and _kernels.TableCodec is not None:
+            return self.native.decode_many(payloads)  # type: ignore[no-any-return]
+        decode = self._pure_decode
+        return [decode(payload) for payload in payloads]
 
     def view(self, payload: Any) -> Any:
         """A lazy view of ``payload``: each attribute is decoded when read

@@ -1,0 +1,128 @@
+"""The native (Rust) twin of a compiled root codec, for tables of scalars and
+structs (bools, enums and optional scalars included).
+
+The layout handed to ``flatstream._native.TableCodec`` is compiled here from
+the same schema model and ``_Compiler`` the pure codec uses, and the pure
+encoder and decoder go with it: the native side hands them whatever it does
+not handle itself (values of other types, values out of range, payloads
+without the byte buffer protocol), so both give the same results and errors.
+Which of the two runs is decided at each call by ``flatstream._kernels``
+(``_kernels.TableCodec is None`` selects the pure codec), as for every kernel.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
+
+from .. import _kernels
+from .errors import DecodeError
+from .model import SCALARS, BaseType, SchemaError, StructDef, TableDef
+
+if TYPE_CHECKING:
+    from .codecs import _Compiler
+
+__all__ = ["native_codec", "bind"]
+
+_MAX_FIELDS = 64
+
+
+def _struct_scalars(
+    compiler: "_Compiler", sdef: StructDef, base: int, path: Tuple[str, ...]
+) -> List[Tuple[int, str, List[str]]]:
+    """(offset, struct code, attribute path) of each scalar of ``sdef``, in the
+    order and at the offsets of the pure codec's ``struct`` format."""
+    out: List[Tuple[int, str, List[str]]] = []
+    cursor = base
+    for fdef in sdef.fields:
+        if fdef.type.base is BaseType.OBJ:
+            inner = compiler.schema.structs[fdef.type.ref or ""]
+            out += _struct_scalars(compiler, inner, cursor, path + (fdef.name,))
+            cursor += struct.calcsize("<" + compiler.struct_format(inner, "s")[0])
+        elif fdef.type.base.is_scalar:
+            info = SCALARS[fdef.type.base]
+            out.append((cursor, info.code, list(path + (fdef.name,))))
+            cursor += info.size
+        else:
+            raise SchemaError(f"{sdef.name}.{fdef.name}: not a scalar or struct")
+        cursor += fdef.padding
+    return out
+
+
+def native_codec(
+    compiler: "_Compiler",
+    table: TableDef,
+    pure_encode: Callable[[Any], bytes],
+    pure_decode: Callable[[Any], Any],
+    ident: bytes,
+    max_size: int,
+) -> Optional[Any]:
+    """A ``flatstream._native.TableCodec`` for ``table`` as a root, or None when
+    the extension is missing or the table has fields the native codec does not
+    handle (strings, vectors, tables, unions)."""
+    native_class = getattr(_kernels.native, "TableCodec", None)
+    if native_class is None:
+        return None
+    from .codecs import _field_or_none, _init_order
+
+    items = compiler.items(table)
+    if not items or len(items) > _MAX_FIELDS:
+        return None
+    fields: List[Tuple[Any, ...]] = []
+    try:
+        for item in items:
+            fdef = item.fdef
+            if item.kind == "scalar" and fdef.type.base is not BaseType.UTYPE:
+                emap = compiler.enum_map(fdef.type.ref)
+                default = None if fdef.optional else fdef.default
+                fields.append(
+                    (fdef.name, fdef.id, item.code, default, fdef.optional,
+                     compiler.ns[emap] if emap else None, None, None)
+                )
+            elif item.kind == "struct":
+                sdef = compiler.schema.structs[fdef.type.ref or ""]
+                maker, _count = compiler.struct_maker(sdef.name)
+                layout = (sdef.bytesize, sdef.minalign, _struct_scalars(compiler, sdef, 0, ()))
+                fields.append((fdef.name, fdef.id, None, None, False, None, layout, compiler.ns[maker]))
+            else:
+                return None
+    except SchemaError:
+        return None
+    index = {item.fdef.name: n for n, item in enumerate(items)}
+    cls = compiler.python_class(table.name)
+    args: List[Tuple[int, Any]] = []
+    for name in _init_order(cls):
+        named = _field_or_none(table, name)
+        # The generated decoder's own expression for an absent field, evaluated
+        # in its namespace: the same object (enum member, literal) it passes.
+        absent = eval(compiler.absent_value(named), compiler.ns) if named is not None else None
+        args.append((index.get(name, -1), absent))
+    slots = 1 + max(f.id for f in table.fields)
+    return native_class(
+        fields, cls, args, DecodeError, pure_encode, pure_decode, slots, ident, max_size,
+        compiler.force_defaults,
+    )
+
+
+def bind(
+    native: Optional[Any], pure_encode: Callable[[Any], bytes], pure_decode: Callable[[Any], Any]
+) -> Tuple[Callable[[Any], bytes], Callable[[Any], Any]]:
+    """``encode`` and ``decode`` functions that run ``native`` unless the
+    kernels are the pure-Python twins at the time of the call."""
+    if native is None:
+        return pure_encode, pure_decode
+    native_encode = native.encode
+    native_decode = native.decode
+    kernels = _kernels
+
+    def encode(obj: Any) -> bytes:
+        if kernels.TableCodec is None:
+            return pure_encode(obj)
+        return native_encode(obj)  # type: ignore[no-any-return]
+
+    def decode(payload: Any) -> Any:
+        if kernels.TableCodec is None:
+            return pure_decode(payload)
+        return native_decode(payload)
+
+    return encode, decode

@@ -1,0 +1,537 @@
+//! `TableCodec`: the native twin of a generated root codec for a table of
+//! scalars and structs (see `codec.rs`). `flatstream.schema._native` compiles
+//! the layout from the schema model and hands over the generated pure-Python
+//! encoder and decoder: whatever this code does not handle natively (a value
+//! of another type, out of range, a payload without the byte buffer protocol)
+//! goes to them, so results and errors are the pure codec's.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+use crate::codec::{locate, plan, DoesNotFit, Field, Kind, Plan, Raw, Scalar, StructLayout};
+
+/// Plans kept per codec (one per set of present fields); past that, planned per call.
+const PLAN_CACHE_LIMIT: usize = 256;
+
+/// One table field as the Python side describes it.
+struct FieldInfo {
+    name: Py<PyString>,
+    optional: bool,
+    /// The default a present scalar is compared with (None: optional or struct).
+    default: Option<Raw>,
+    /// int -> enum member (a dict, or a dict subclass with its own `get`).
+    enum_map: Option<Py<PyAny>>,
+    /// Per struct scalar: the attribute path from the struct object.
+    paths: Vec<Vec<Py<PyString>>>,
+    /// Builds the struct object from its flattened scalars.
+    maker: Option<Py<PyAny>>,
+}
+
+/// (size, align, [(offset, code, attribute path)]) of a struct field.
+type StructTuple<'py> = (
+    usize,
+    usize,
+    Vec<(usize, String, Vec<Bound<'py, PyString>>)>,
+);
+
+/// A field as `TableCodec(fields=...)` takes it (see `TableCodec::new`).
+type FieldTuple<'py> = (
+    Bound<'py, PyString>,
+    usize,
+    Option<String>,
+    Bound<'py, PyAny>,
+    bool,
+    Option<Py<PyAny>>,
+    Option<StructTuple<'py>>,
+    Option<Py<PyAny>>,
+);
+
+#[pyclass(module = "flatstream._native", name = "TableCodec", frozen)]
+pub struct TableCodec {
+    fields: Vec<Field>,
+    info: Vec<FieldInfo>,
+    /// Per argument of `cls(...)`: the field index, or -1 and the value to pass.
+    args: Vec<(isize, Py<PyAny>)>,
+    cls: Py<PyAny>,
+    decode_error: Py<PyAny>,
+    pure_encode: Py<PyAny>,
+    pure_decode: Py<PyAny>,
+    slots: usize,
+    ident: Vec<u8>,
+    max_size: usize,
+    force_defaults: bool,
+    full_mask: u64,
+    full: Arc<Plan>,
+    plans: Mutex<HashMap<u64, Arc<Plan>>>,
+    /// Scalars (flattened through structs) per field, and their total.
+    counts: Vec<usize>,
+}
+
+fn scalar_of(code: &str) -> PyResult<Scalar> {
+    let mut chars = code.chars();
+    match (chars.next().and_then(Scalar::from_code), chars.next()) {
+        (Some(s), None) => Ok(s),
+        _ => Err(PyValueError::new_err(format!(
+            "unknown scalar code {code:?}"
+        ))),
+    }
+}
+
+/// An integer (`int` or a subclass such as an `IntEnum` member) as i128.
+fn int_of(obj: &Bound<'_, PyAny>) -> Option<i128> {
+    if let Ok(v) = obj.extract::<i64>() {
+        return Some(v.into());
+    }
+    obj.extract::<u64>().ok().map(i128::from)
+}
+
+/// A value the native path packs exactly as `struct.pack` would, or None
+/// (the pure codec then decides: it may still pack it, or raise).
+fn raw_of(obj: &Bound<'_, PyAny>, ty: Scalar) -> Option<Raw> {
+    if ty.is_float() {
+        if let Ok(f) = obj.cast::<PyFloat>() {
+            return Some(Raw::Float(f.value()));
+        }
+        if obj.is_instance_of::<PyInt>() {
+            // Exact as a double: Python's int/float comparison with the
+            // default and struct's conversion then agree with ours.
+            let v = int_of(obj)?;
+            if v.unsigned_abs() <= 1 << 53 {
+                return Some(Raw::Float(v as f64));
+            }
+        }
+        return None;
+    }
+    if obj.is_instance_of::<PyInt>() {
+        return int_of(obj).map(Raw::Int);
+    }
+    None
+}
+
+fn differs(value: Raw, default: Raw) -> bool {
+    match (value, default) {
+        (Raw::Float(a), Raw::Float(b)) => a != b,
+        (Raw::Int(a), Raw::Int(b)) => a != b,
+        (Raw::Bool(a), Raw::Int(b)) | (Raw::Int(b), Raw::Bool(a)) => i128::from(a) != b,
+        (Raw::Bool(a), Raw::Bool(b)) => a != b,
+        (Raw::Float(a), Raw::Int(b)) | (Raw::Int(b), Raw::Float(a)) => a != b as f64,
+        (Raw::Float(a), Raw::Bool(b)) | (Raw::Bool(b), Raw::Float(a)) => {
+            a != f64::from(u8::from(b))
+        }
+    }
+}
+
+/// A value from Python for a default (int, float or bool).
+fn default_of(obj: &Bound<'_, PyAny>, ty: Scalar) -> PyResult<Raw> {
+    if ty.is_float() {
+        return Ok(Raw::Float(obj.extract::<f64>()?));
+    }
+    int_of(obj)
+        .map(Raw::Int)
+        .ok_or_else(|| PyValueError::new_err("an integer default does not fit 64 bits"))
+}
+
+fn raw_to_py<'py>(py: Python<'py>, raw: Raw) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match raw {
+        Raw::Bool(b) => pyo3::types::PyBool::new(py, b).to_owned().into_any(),
+        Raw::Float(f) => PyFloat::new(py, f).into_any(),
+        Raw::Int(i) => match i64::try_from(i) {
+            Ok(v) => v.into_pyobject(py)?.into_any(),
+            Err(_) => (i as u64).into_pyobject(py)?.into_any(),
+        },
+    })
+}
+
+/// The bytes behind a payload, if it has the byte buffer protocol.
+enum Held<'py> {
+    Bytes(Bound<'py, PyBytes>),
+    Buffer(PyBuffer<u8>),
+}
+
+impl Held<'_> {
+    fn of<'py>(obj: &Bound<'py, PyAny>) -> Option<Held<'py>> {
+        if let Ok(b) = obj.cast_exact::<PyBytes>() {
+            return Some(Held::Bytes(b.clone()));
+        }
+        let buf = PyBuffer::<u8>::get(obj).ok()?;
+        buf.is_c_contiguous().then_some(Held::Buffer(buf))
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Held::Bytes(b) => b.as_bytes(),
+            Held::Buffer(b) => {
+                if b.len_bytes() == 0 {
+                    return &[];
+                }
+                // SAFETY: `PyBuffer::get` succeeded with item format "B" and the
+                // buffer is C-contiguous, so `buf_ptr()` points to `len_bytes()`
+                // initialised bytes, kept allocated and unresized while `b`
+                // holds the export. The slice is only used by `read_raws`, which
+                // runs no Python code (so nothing can write through another
+                // view meanwhile); Python objects are built after it returns.
+                unsafe { std::slice::from_raw_parts(b.buf_ptr() as *const u8, b.len_bytes()) }
+            }
+        }
+    }
+}
+
+impl TableCodec {
+    fn plan_for(&self, mask: u64) -> Arc<Plan> {
+        if mask == self.full_mask {
+            return self.full.clone();
+        }
+        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = plans.get(&mask) {
+            return p.clone();
+        }
+        let p = Arc::new(plan(&self.fields, mask, self.slots, &self.ident));
+        if plans.len() < PLAN_CACHE_LIMIT {
+            plans.insert(mask, p.clone());
+        }
+        p
+    }
+
+    /// The values of `obj`'s fields, or None when the pure encoder must decide.
+    fn gather(&self, obj: &Bound<'_, PyAny>, raws: &mut Vec<Raw>) -> Option<u64> {
+        raws.clear();
+        let mut mask = 0u64;
+        for (n, (field, info)) in self.fields.iter().zip(&self.info).enumerate() {
+            let value = obj.getattr(info.name.bind(obj.py())).ok()?;
+            match &field.kind {
+                Kind::Scalar(ty) => {
+                    if info.optional && value.is_none() {
+                        raws.push(Raw::Int(0));
+                        continue;
+                    }
+                    let raw = raw_of(&value, *ty)?;
+                    let present = match info.default {
+                        Some(d) if !self.force_defaults => differs(raw, d),
+                        _ => true,
+                    };
+                    if present {
+                        mask |= 1 << n;
+                    }
+                    raws.push(raw);
+                }
+                Kind::Struct(layout) => {
+                    if value.is_none() {
+                        raws.resize(raws.len() + layout.scalars.len(), Raw::Int(0));
+                        continue;
+                    }
+                    mask |= 1 << n;
+                    for (path, (_, ty)) in info.paths.iter().zip(&layout.scalars) {
+                        let mut v = value.clone();
+                        for name in path {
+                            v = v.getattr(name.bind(obj.py())).ok()?;
+                        }
+                        raws.push(raw_of(&v, *ty)?);
+                    }
+                }
+            }
+        }
+        Some(mask)
+    }
+
+    fn write(
+        &self,
+        plan: &Plan,
+        raws: &[Raw],
+        mask: u64,
+        out: &mut [u8],
+    ) -> Result<(), DoesNotFit> {
+        out.copy_from_slice(&plan.template);
+        let mut k = 0;
+        for (n, field) in self.fields.iter().enumerate() {
+            let count = self.counts[n];
+            if mask >> n & 1 == 1 {
+                let at = plan.positions[n].ok_or(DoesNotFit)?;
+                match &field.kind {
+                    Kind::Scalar(ty) => raws[k].write(*ty, &mut out[at..at + ty.size()])?,
+                    Kind::Struct(layout) => {
+                        for (raw, (offset, ty)) in raws[k..k + count].iter().zip(&layout.scalars) {
+                            let start = at + offset;
+                            raw.write(*ty, &mut out[start..start + ty.size()])?;
+                        }
+                    }
+                }
+            }
+            k += count;
+        }
+        Ok(())
+    }
+
+    fn encode_one<'py>(
+        &self,
+        obj: &Bound<'py, PyAny>,
+        raws: &mut Vec<Raw>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = obj.py();
+        if let Some(mask) = self.gather(obj, raws) {
+            let plan = self.plan_for(mask);
+            let mut fits = true;
+            let bytes = PyBytes::new_with(py, plan.template.len(), |out| {
+                fits = self.write(&plan, raws, mask, out).is_ok();
+                Ok(())
+            })?;
+            if fits {
+                return Ok(bytes.into_any());
+            }
+        }
+        self.pure_encode.bind(py).call1((obj,))
+    }
+
+    /// Every field's raw values (absent: none), read while the bytes are held.
+    fn read_raws(
+        &self,
+        buf: &[u8],
+        raws: &mut Vec<Raw>,
+        present: &mut Vec<Option<usize>>,
+    ) -> Result<(), String> {
+        let mut positions = Vec::with_capacity(self.fields.len());
+        locate(buf, &self.fields, self.max_size, &mut positions).map_err(|e| e.0)?;
+        raws.clear();
+        present.clear();
+        for (field, at) in self.fields.iter().zip(&positions) {
+            let Some(at) = *at else {
+                present.push(None);
+                continue;
+            };
+            present.push(Some(raws.len()));
+            // `locate` checked that the field's bytes are inside `buf`.
+            match &field.kind {
+                Kind::Scalar(ty) => raws.push(Raw::read(*ty, &buf[at..])),
+                Kind::Struct(layout) => {
+                    for (offset, ty) in &layout.scalars {
+                        raws.push(Raw::read(*ty, &buf[at + offset..]));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn decode_one<'py>(
+        &self,
+        payload: &Bound<'py, PyAny>,
+        raws: &mut Vec<Raw>,
+        present: &mut Vec<Option<usize>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = payload.py();
+        let Some(held) = Held::of(payload) else {
+            return self.pure_decode.bind(py).call1((payload,));
+        };
+        let result = self.read_raws(held.bytes(), raws, present);
+        drop(held);
+        if let Err(message) = result {
+            let error = self
+                .decode_error
+                .bind(py)
+                .call1((format!("cannot decode a table: {message}"),))?;
+            return Err(PyErr::from_value(error));
+        }
+        let mut values: Vec<Option<Bound<'py, PyAny>>> = Vec::with_capacity(self.fields.len());
+        for ((field, info), start) in self.fields.iter().zip(&self.info).zip(present.iter()) {
+            let Some(start) = *start else {
+                values.push(None);
+                continue;
+            };
+            let value = match &field.kind {
+                Kind::Scalar(_) => {
+                    let v = raw_to_py(py, raws[start])?;
+                    match &info.enum_map {
+                        None => v,
+                        Some(map) => {
+                            let map = map.bind(py);
+                            match map.cast_exact::<PyDict>() {
+                                Ok(dict) => dict.get_item(&v)?.unwrap_or(v),
+                                Err(_) => map.call_method1("get", (&v, &v))?,
+                            }
+                        }
+                    }
+                }
+                Kind::Struct(layout) => {
+                    let items = raws[start..start + layout.scalars.len()]
+                        .iter()
+                        .map(|r| raw_to_py(py, *r))
+                        .collect::<PyResult<Vec<_>>>()?;
+                    let maker = info.maker.as_ref().expect("struct fields have a maker");
+                    maker.bind(py).call1(PyTuple::new(py, items)?)?
+                }
+            };
+            values.push(Some(value));
+        }
+        let mut args = Vec::with_capacity(self.args.len());
+        for (index, absent) in &self.args {
+            let value = usize::try_from(*index).ok().and_then(|i| values[i].clone());
+            args.push(value.unwrap_or_else(|| absent.bind(py).clone()));
+        }
+        self.cls.bind(py).call1(PyTuple::new(py, args)?)
+    }
+}
+
+#[pymethods]
+impl TableCodec {
+    /// TableCodec(fields, cls, args, decode_error, pure_encode, pure_decode,
+    /// slots, ident, max_size, force_defaults). `fields`: per field in id order,
+    /// (name, id, code, default, optional, enum_map, struct, maker) where `code`
+    /// is a `struct` character (None for a struct), `struct` is (size, align,
+    /// [(offset, code, attribute path)]); `args`: per argument of `cls`,
+    /// (field index or -1, the value when absent).
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        fields: Vec<Bound<'_, PyTuple>>,
+        cls: Py<PyAny>,
+        args: Vec<(isize, Py<PyAny>)>,
+        decode_error: Py<PyAny>,
+        pure_encode: Py<PyAny>,
+        pure_decode: Py<PyAny>,
+        slots: usize,
+        ident: Vec<u8>,
+        max_size: usize,
+        force_defaults: bool,
+    ) -> PyResult<Self> {
+        if fields.is_empty() || fields.len() > 64 {
+            return Err(PyValueError::new_err("a native codec takes 1 to 64 fields"));
+        }
+        let mut out_fields = Vec::new();
+        let mut info = Vec::new();
+        let mut counts = Vec::new();
+        for t in &fields {
+            let (name, id, code, default, optional, enum_map, layout, maker): FieldTuple<'_> =
+                t.extract()?;
+            if id >= slots {
+                return Err(PyValueError::new_err("a field id is past the slots"));
+            }
+            let (kind, default, paths) = match (code, layout) {
+                (Some(code), None) => {
+                    let ty = scalar_of(&code)?;
+                    let d = if default.is_none() {
+                        None
+                    } else {
+                        Some(default_of(&default, ty)?)
+                    };
+                    (Kind::Scalar(ty), d, Vec::new())
+                }
+                (None, Some((size, align, scalars))) => {
+                    let mut flat = Vec::new();
+                    let mut paths = Vec::new();
+                    for (offset, code, path) in scalars {
+                        let ty = scalar_of(&code)?;
+                        if offset + ty.size() > size {
+                            return Err(PyValueError::new_err(
+                                "a struct scalar is past its struct",
+                            ));
+                        }
+                        flat.push((offset, ty));
+                        paths.push(path.into_iter().map(|p| p.unbind()).collect());
+                    }
+                    if align == 0 || !align.is_power_of_two() {
+                        return Err(PyValueError::new_err(
+                            "a struct's alignment is a power of two",
+                        ));
+                    }
+                    (
+                        Kind::Struct(StructLayout {
+                            size,
+                            align,
+                            scalars: flat,
+                        }),
+                        None,
+                        paths,
+                    )
+                }
+                _ => return Err(PyValueError::new_err("a field is a scalar or a struct")),
+            };
+            counts.push(match &kind {
+                Kind::Scalar(_) => 1,
+                Kind::Struct(l) => l.scalars.len(),
+            });
+            if matches!(kind, Kind::Struct(_)) && maker.is_none() {
+                return Err(PyValueError::new_err("a struct field needs a maker"));
+            }
+            out_fields.push(Field { id, kind });
+            info.push(FieldInfo {
+                name: name.unbind(),
+                optional,
+                default,
+                enum_map,
+                paths,
+                maker,
+            });
+        }
+        for (index, _) in &args {
+            if *index >= out_fields.len() as isize {
+                return Err(PyValueError::new_err("an argument names no field"));
+            }
+        }
+        if !(ident.is_empty() || ident.len() == 4) {
+            return Err(PyValueError::new_err("a file identifier is 4 bytes"));
+        }
+        let full_mask = if out_fields.len() == 64 {
+            u64::MAX
+        } else {
+            (1u64 << out_fields.len()) - 1
+        };
+        let full = Arc::new(plan(&out_fields, full_mask, slots, &ident));
+        Ok(TableCodec {
+            fields: out_fields,
+            info,
+            args,
+            cls,
+            decode_error,
+            pure_encode,
+            pure_decode,
+            slots,
+            ident,
+            max_size,
+            force_defaults,
+            full_mask,
+            full,
+            plans: Mutex::new(HashMap::new()),
+            counts,
+        })
+    }
+
+    /// encode(obj) -> bytes: the FlatBuffer the pure codec writes for `obj`.
+    fn encode<'py>(&self, obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let mut raws = Vec::with_capacity(self.fields.len());
+        self.encode_one(obj, &mut raws)
+    }
+
+    /// decode(payload) -> object: what the pure codec decodes `payload` into.
+    fn decode<'py>(&self, payload: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let mut raws = Vec::with_capacity(self.fields.len());
+        let mut present = Vec::with_capacity(self.fields.len());
+        self.decode_one(payload, &mut raws, &mut present)
+    }
+
+    /// encode_many(objs) -> list of bytes.
+    fn encode_many<'py>(&self, objs: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        let py = objs.py();
+        let list = PyList::empty(py);
+        let mut raws = Vec::with_capacity(self.fields.len());
+        for obj in objs.try_iter()? {
+            list.append(self.encode_one(&obj?, &mut raws)?)?;
+        }
+        Ok(list)
+    }
+
+    /// decode_many(payloads) -> list of objects.
+    fn decode_many<'py>(&self, payloads: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        let py = payloads.py();
+        let list = PyList::empty(py);
+        let mut raws = Vec::with_capacity(self.fields.len());
+        let mut present = Vec::with_capacity(self.fields.len());
+        for payload in payloads.try_iter()? {
+            list.append(self.decode_one(&payload?, &mut raws, &mut present)?)?;
+        }
+        Ok(list)
+    }
+}
