@@ -96,6 +96,12 @@ def seeds_for(target: str) -> List[bytes]:
         return stream_seeds(flags_size=1)
     if target == "validator":
         return validator_seeds()
+    if target == "codec":
+        # Buffers made by the target's own codecs (its schemas live there).
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from fuzz_codec import seeds
+
+        return seeds()
     raise SystemExit(f"no seeds for target {target!r}")
 
 
