@@ -20,7 +20,7 @@ from typing import Iterator, List
 import pytest
 
 FUZZ_DIR = Path(__file__).resolve().parent.parent / "fuzz" / "python"
-TARGETS = ["decoder", "validator", "recover"]
+TARGETS = ["decoder", "validator", "recover", "codec"]
 MODULES = ["fuzz_common", "seeds"] + [f"fuzz_{t}" for t in TARGETS]
 
 
@@ -100,6 +100,39 @@ def test_validator_target_catches_a_leaking_error(harness: dict, monkeypatch: py
         module.TestOneInput(b"\x00" + bytes(8))
 
 
+def test_codec_target_catches_a_leaking_error(harness: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The harness can fail: a decoder that raises struct.error is caught."""
+    import struct
+
+    module = harness["fuzz_codec"]
+    seed = harness["seeds"].seeds_for("codec")[0]
+    codec = module.SCHEMAS[seed[0]][1]
+
+    def leaky(payload: object) -> None:
+        raise struct.error("leaked")
+
+    monkeypatch.setattr(codec, "decode", leaky)
+    with pytest.raises(struct.error):
+        module.TestOneInput(seed)
+
+
+def test_codec_target_catches_a_lossy_round_trip(harness: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The harness can fail: an encoder that changes a value is caught."""
+    module = harness["fuzz_codec"]
+    index = [label for label, _codec, _forced in module.SCHEMAS].index("telemetry")
+    codec, forced = module.SCHEMAS[index][1:]
+    seed = next(s for s in harness["seeds"].seeds_for("codec") if s[0] == index)
+    real_encode = forced.encode
+
+    def lossy(obj: object) -> bytes:
+        changed = codec.type(device_id=obj.device_id + 1, timestamp=obj.timestamp, value=obj.value)  # type: ignore[attr-defined]
+        return real_encode(changed)
+
+    monkeypatch.setattr(forced, "encode", lossy)
+    with pytest.raises(AssertionError):
+        module.TestOneInput(seed)
+
+
 # -- regressions found by the campaigns (FUZZING.md, "Findings") -------------
 
 #: decoder, 2026-11-22: an empty frame then a torn header, read with
@@ -161,3 +194,29 @@ def test_regression_errored_reader_is_collected() -> None:
     del reader
     gc.collect()
     assert gone() is None, "a reader that met an error was never freed"
+
+
+def test_regression_view_union_type_past_the_buffer(harness: dict) -> None:
+    """codec, 2026-11-22 (smoke run, after 1,992 executions): reading a
+    union attribute of ``Codec.view`` whose type field lies past the end of
+    the payload raised struct.error; the type was read outside the try that
+    turns such errors into DecodeError."""
+    import struct
+
+    import flatstream as fs
+
+    module = harness["fuzz_codec"]
+    codec = fs.codec(module.Packet)
+    buf = bytearray(codec.encode(module.Packet(seq=1, body=module.Leaf(n=5))))
+    pos = struct.unpack_from("<I", buf, 0)[0]
+    vt = pos - struct.unpack_from("<i", buf, pos)[0]
+    type_id = codec.table.field_named("body_type").id
+    struct.pack_into("<H", buf, vt + 4 + 2 * type_id, 0xFFF0)  # far past the end
+    view = codec.view(bytes(buf))
+    assert view.seq == 1
+    with pytest.raises(fs.DecodeError):
+        view.body
+    with pytest.raises(fs.DecodeError):
+        codec.decode(bytes(buf))
+    index = [label for label, _codec, _forced in module.SCHEMAS].index("packet")
+    module.TestOneInput(bytes([index, 0]) + bytes(buf))

@@ -1102,14 +1102,6 @@ class _Compiler:
                     src("if not o:")
                     with src.block():
                         src(f"return {self.absent_value(fdef)}")
-                    type_expr = "0"
-                    if fdef.type.base is BaseType.UNION:
-                        type_field = _type_field_of(table, fdef)
-                        type_item = by_id[type_field.id]
-                        type_unpack = self.const(struct.Struct("<" + type_item.code).unpack_from, "UN")
-                        src(f"t = e[{type_field.id}]")
-                        src(f"t = {type_unpack}(buf, pos + t)[0] if t else 0")
-                        type_expr = "t"
                     if item.kind == "struct":
                         group = [f"r{j}" for j in range(self.struct_scalars(fdef.type.ref or ""))]
                     else:
@@ -1117,6 +1109,15 @@ class _Compiler:
                     unpack = self.const(struct.Struct("<" + item.code).unpack_from, "UN")
                     src("try:")
                     with src.block():
+                        type_expr = "0"
+                        if fdef.type.base is BaseType.UNION:
+                            # Inside the try: the type field may lie past the buffer too.
+                            type_field = _type_field_of(table, fdef)
+                            type_item = by_id[type_field.id]
+                            type_unpack = self.const(struct.Struct("<" + type_item.code).unpack_from, "UN")
+                            src(f"t = e[{type_field.id}]")
+                            src(f"t = {type_unpack}(buf, pos + t)[0] if t else 0")
+                            type_expr = "t"
                         target = group[0] + "," if len(group) == 1 else ", ".join(group)
                         src(f"{target} = {unpack}(buf, pos + o)")
                         src(f"return {self.decode_value(src, table, item, group, 'pos + o', type_expr)}")
