@@ -14,6 +14,8 @@ payload. Properties:
 - what the UTF-8-checking verifier accepts decodes without error; what only
   the default verifier accepts may fail to decode only with a DecodeError
   (its strings are not UTF-8: the decoder makes ``str``);
+- a codec's native twin (tables of scalars and structs) decodes and
+  encodes exactly as the pure codec, refusals included;
 - the decoded object re-encodes (plain and ``force_defaults`` codecs), the
   result verifies and decodes to an equal object (floats compared with NaN
   equal to NaN), encoding that again gives the same bytes, and every
@@ -265,6 +267,25 @@ def view_attributes(codec: Any, payload: Any) -> Optional[Dict[str, Any]]:
     return out
 
 
+def native_agrees(codec: Any, payload: Any, ok: bool, obj: Any) -> None:
+    """The codec's native twin (tables of scalars and structs, when the
+    extension has one) decodes exactly as the pure decoder, refuses what it
+    refuses with a DecodeError, and re-encodes to the same bytes."""
+    native = getattr(codec, "native", None)
+    if native is None:
+        return
+    results = []
+    for decode in (native.decode, codec._pure_decode):
+        try:
+            results.append((True, normal(decode(payload))))
+        except fs.DecodeError:
+            results.append((False, None))
+    assert results[0] == results[1], ("native and pure decode differ", results)
+    if ok:
+        assert results[0] == (True, normal(obj))
+        assert native.encode(obj) == codec._pure_encode(obj), "native and pure encode differ"
+
+
 def TestOneInput(data: bytes) -> None:
     inp = Input(data)
     label, codec, forced = SCHEMAS[inp.byte() % len(SCHEMAS)]
@@ -278,6 +299,7 @@ def TestOneInput(data: bytes) -> None:
         assert strict is not None, (label, "check_utf8 accepted what the default refused", loose)
 
     ok, obj = decoded(codec, payload)
+    native_agrees(codec, payload, ok, obj)
     attributes = view_attributes(codec, payload)
     if strict is None:
         assert ok, (label, "verified, but decode failed", obj)
