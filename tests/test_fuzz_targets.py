@@ -133,6 +133,24 @@ def test_codec_target_catches_a_lossy_round_trip(harness: dict, monkeypatch: pyt
         module.TestOneInput(seed)
 
 
+def test_codec_target_catches_a_native_twin_that_disagrees(harness: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The harness can fail: a native twin that refuses a good buffer is caught."""
+    import flatstream as fs
+
+    module = harness["fuzz_codec"]
+    index = [label for label, _codec, _forced in module.SCHEMAS].index("telemetry")
+    codec = module.SCHEMAS[index][1]
+    seed = next(s for s in harness["seeds"].seeds_for("codec") if s[0] == index)
+
+    class Refusing:
+        def decode(self, payload: object) -> None:
+            raise fs.DecodeError("refused")
+
+    monkeypatch.setattr(codec, "native", Refusing())
+    with pytest.raises(AssertionError):
+        module.TestOneInput(seed)
+
+
 # -- regressions found by the campaigns (FUZZING.md, "Findings") -------------
 
 #: decoder, 2026-11-22: an empty frame then a torn header, read with
