@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyValueError;
+use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 
 use crate::codec::{locate, plan, DoesNotFit, Field, Kind, Plan, Raw, Scalar, StructLayout};
 
@@ -68,8 +69,60 @@ pub struct TableCodec {
     full_mask: u64,
     full: Arc<Plan>,
     plans: Mutex<HashMap<u64, Arc<Plan>>>,
-    /// Scalars (flattened through structs) per field, and their total.
+    /// Scalars (flattened through structs) per field.
     counts: Vec<usize>,
+    /// Encoding objects of exactly this class: each field's slot offset.
+    encode_slots: Option<(Py<PyAny>, Vec<isize>)>,
+    /// Decoding into `cls` by filling its slots (per argument), not calling it.
+    decode_slots: Option<Vec<isize>>,
+    /// Buffers reused from call to call.
+    scratch: Mutex<Scratch>,
+}
+
+/// The instance offsets of `__slots__` members `descriptors` of class `cls`,
+/// or None unless each is a writable object slot inside `cls`'s instances
+/// (checked here: the Python side's choice is not trusted with memory).
+fn slot_offsets(
+    py: Python<'_>,
+    cls: &Bound<'_, PyAny>,
+    descriptors: &[Bound<'_, PyAny>],
+) -> PyResult<Option<Vec<isize>>> {
+    let member_type = py.import("types")?.getattr("MemberDescriptorType")?;
+    let Ok(cls_type) = cls.cast::<PyType>() else {
+        return Ok(None);
+    };
+    let tp = cls_type.as_type_ptr();
+    let mut offsets = Vec::with_capacity(descriptors.len());
+    for desc in descriptors {
+        if !desc.get_type().is(&member_type) {
+            return Ok(None);
+        }
+        // SAFETY: `desc` is exactly a member_descriptor (checked above), whose C
+        // layout is PyMemberDescrObject: the common descriptor header, then a
+        // pointer to its PyMemberDef (pyo3-ffi types that field as
+        // PyGetSetDef, hence the cast). `tp` is a live type object (`cls`
+        // holds it).
+        let (def, owner, basicsize) = unsafe {
+            let d = desc.as_ptr() as *mut ffi::PyMemberDescrObject;
+            (
+                &*((*d).d_member as *const ffi::PyMemberDef),
+                (*d).d_common.d_type,
+                (*tp).tp_basicsize,
+            )
+        };
+        let is_subtype = unsafe { ffi::PyType_IsSubtype(tp, owner) } != 0;
+        let size = std::mem::size_of::<*mut ffi::PyObject>() as isize;
+        if def.type_code != ffi::Py_T_OBJECT_EX
+            || def.flags & ffi::Py_READONLY != 0
+            || !is_subtype
+            || def.offset < std::mem::size_of::<ffi::PyObject>() as isize
+            || def.offset + size > basicsize
+        {
+            return Ok(None);
+        }
+        offsets.push(def.offset);
+    }
+    Ok(Some(offsets))
 }
 
 fn scalar_of(code: &str) -> PyResult<Scalar> {
@@ -201,8 +254,23 @@ impl TableCodec {
     fn gather(&self, obj: &Bound<'_, PyAny>, raws: &mut Vec<Raw>) -> Option<u64> {
         raws.clear();
         let mut mask = 0u64;
+        let slots = match &self.encode_slots {
+            Some((cls, offsets)) if obj.get_type().is(cls.bind(obj.py())) => Some(offsets),
+            _ => None,
+        };
         for (n, (field, info)) in self.fields.iter().zip(&self.info).enumerate() {
-            let value = obj.getattr(info.name.bind(obj.py())).ok()?;
+            let value = match slots {
+                // SAFETY: `obj` is exactly the class whose slot offsets
+                // `slot_offsets` checked (object slots inside its instances);
+                // the slot holds a borrowed reference or NULL (unset), and
+                // `from_borrowed_ptr_or_opt` takes a new reference at once.
+                Some(offsets) => unsafe {
+                    let at =
+                        (obj.as_ptr() as *const u8).offset(offsets[n]) as *const *mut ffi::PyObject;
+                    Bound::from_borrowed_ptr_or_opt(obj.py(), *at)?
+                },
+                None => obj.getattr(info.name.bind(obj.py())).ok()?,
+            };
             match &field.kind {
                 Kind::Scalar(ty) => {
                     if info.optional && value.is_none() {
@@ -287,28 +355,22 @@ impl TableCodec {
     }
 
     /// Every field's raw values (absent: none), read while the bytes are held.
-    fn read_raws(
-        &self,
-        buf: &[u8],
-        raws: &mut Vec<Raw>,
-        present: &mut Vec<Option<usize>>,
-    ) -> Result<(), String> {
-        let mut positions = Vec::with_capacity(self.fields.len());
-        locate(buf, &self.fields, self.max_size, &mut positions).map_err(|e| e.0)?;
-        raws.clear();
-        present.clear();
-        for (field, at) in self.fields.iter().zip(&positions) {
+    fn read_raws(&self, buf: &[u8], scratch: &mut Scratch) -> Result<(), String> {
+        locate(buf, &self.fields, self.max_size, &mut scratch.positions).map_err(|e| e.0)?;
+        scratch.raws.clear();
+        scratch.present.clear();
+        for (field, at) in self.fields.iter().zip(&scratch.positions) {
             let Some(at) = *at else {
-                present.push(None);
+                scratch.present.push(None);
                 continue;
             };
-            present.push(Some(raws.len()));
+            scratch.present.push(Some(scratch.raws.len()));
             // `locate` checked that the field's bytes are inside `buf`.
             match &field.kind {
-                Kind::Scalar(ty) => raws.push(Raw::read(*ty, &buf[at..])),
+                Kind::Scalar(ty) => scratch.raws.push(Raw::read(*ty, &buf[at..])),
                 Kind::Struct(layout) => {
                     for (offset, ty) in &layout.scalars {
-                        raws.push(Raw::read(*ty, &buf[at + offset..]));
+                        scratch.raws.push(Raw::read(*ty, &buf[at + offset..]));
                     }
                 }
             }
@@ -316,17 +378,66 @@ impl TableCodec {
         Ok(())
     }
 
+    /// The decoded value of present field `n`, whose raws start at `start`.
+    fn field_value<'py>(
+        &self,
+        py: Python<'py>,
+        n: usize,
+        raws: &[Raw],
+        start: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let info = &self.info[n];
+        match &self.fields[n].kind {
+            Kind::Scalar(_) => {
+                let v = raw_to_py(py, raws[start])?;
+                match &info.enum_map {
+                    None => Ok(v),
+                    Some(map) => {
+                        let map = map.bind(py);
+                        match map.cast_exact::<PyDict>() {
+                            Ok(dict) => Ok(dict.get_item(&v)?.unwrap_or(v)),
+                            Err(_) => map.call_method1("get", (&v, &v)),
+                        }
+                    }
+                }
+            }
+            Kind::Struct(layout) => {
+                let items = raws[start..start + layout.scalars.len()]
+                    .iter()
+                    .map(|r| raw_to_py(py, *r))
+                    .collect::<PyResult<Vec<_>>>()?;
+                let maker = info.maker.as_ref().expect("struct fields have a maker");
+                maker.bind(py).call1(PyTuple::new(py, items)?)
+            }
+        }
+    }
+
+    /// The value of argument `index` of the class (a field index, or -1).
+    fn arg_value<'py>(
+        &self,
+        py: Python<'py>,
+        index: isize,
+        absent: &Py<PyAny>,
+        scratch: &Scratch,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if let Ok(n) = usize::try_from(index) {
+            if let Some(start) = scratch.present[n] {
+                return self.field_value(py, n, &scratch.raws, start);
+            }
+        }
+        Ok(absent.bind(py).clone())
+    }
+
     fn decode_one<'py>(
         &self,
         payload: &Bound<'py, PyAny>,
-        raws: &mut Vec<Raw>,
-        present: &mut Vec<Option<usize>>,
+        scratch: &mut Scratch,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = payload.py();
         let Some(held) = Held::of(payload) else {
             return self.pure_decode.bind(py).call1((payload,));
         };
-        let result = self.read_raws(held.bytes(), raws, present);
+        let result = self.read_raws(held.bytes(), scratch);
         drop(held);
         if let Err(message) = result {
             let error = self
@@ -335,44 +446,45 @@ impl TableCodec {
                 .call1((format!("cannot decode a table: {message}"),))?;
             return Err(PyErr::from_value(error));
         }
-        let mut values: Vec<Option<Bound<'py, PyAny>>> = Vec::with_capacity(self.fields.len());
-        for ((field, info), start) in self.fields.iter().zip(&self.info).zip(present.iter()) {
-            let Some(start) = *start else {
-                values.push(None);
-                continue;
-            };
-            let value = match &field.kind {
-                Kind::Scalar(_) => {
-                    let v = raw_to_py(py, raws[start])?;
-                    match &info.enum_map {
-                        None => v,
-                        Some(map) => {
-                            let map = map.bind(py);
-                            match map.cast_exact::<PyDict>() {
-                                Ok(dict) => dict.get_item(&v)?.unwrap_or(v),
-                                Err(_) => map.call_method1("get", (&v, &v))?,
-                            }
-                        }
-                    }
+        let cls = self.cls.bind(py);
+        if let Some(offsets) = &self.decode_slots {
+            // SAFETY: `cls` is a type (checked in `slot_offsets`) whose
+            // `__init__` only stores each argument in its slot (the Python
+            // side passes `decode_slots` only for classes it made so). A new
+            // instance from `tp_alloc` has every slot NULL; each store moves
+            // one owned reference into an empty slot inside the instance
+            // (offsets checked against the basic size). On an error the
+            // instance is dropped with the slots filled so far.
+            unsafe {
+                let tp = cls.as_ptr() as *mut ffi::PyTypeObject;
+                let alloc = (*tp).tp_alloc.unwrap_or(ffi::PyType_GenericAlloc);
+                let raw = alloc(tp, 0);
+                if raw.is_null() {
+                    return Err(PyErr::fetch(py));
                 }
-                Kind::Struct(layout) => {
-                    let items = raws[start..start + layout.scalars.len()]
-                        .iter()
-                        .map(|r| raw_to_py(py, *r))
-                        .collect::<PyResult<Vec<_>>>()?;
-                    let maker = info.maker.as_ref().expect("struct fields have a maker");
-                    maker.bind(py).call1(PyTuple::new(py, items)?)?
+                let instance = Bound::from_owned_ptr(py, raw);
+                for ((index, absent), offset) in self.args.iter().zip(offsets) {
+                    let value = self.arg_value(py, *index, absent, scratch)?;
+                    let at = (raw as *mut u8).offset(*offset) as *mut *mut ffi::PyObject;
+                    *at = value.into_ptr();
                 }
-            };
-            values.push(Some(value));
+                return Ok(instance);
+            }
         }
         let mut args = Vec::with_capacity(self.args.len());
         for (index, absent) in &self.args {
-            let value = usize::try_from(*index).ok().and_then(|i| values[i].clone());
-            args.push(value.unwrap_or_else(|| absent.bind(py).clone()));
+            args.push(self.arg_value(py, *index, absent, scratch)?);
         }
-        self.cls.bind(py).call1(PyTuple::new(py, args)?)
+        cls.call1(PyTuple::new(py, args)?)
     }
+}
+
+/// Buffers one decode reuses (one set per batch).
+#[derive(Default)]
+struct Scratch {
+    raws: Vec<Raw>,
+    present: Vec<Option<usize>>,
+    positions: Vec<Option<usize>>,
 }
 
 #[pymethods]
@@ -382,12 +494,15 @@ impl TableCodec {
     /// (name, id, code, default, optional, enum_map, struct, maker) where `code`
     /// is a `struct` character (None for a struct), `struct` is (size, align,
     /// [(offset, code, attribute path)]); `args`: per argument of `cls`,
-    /// (field index or -1, the value when absent).
+    /// (field index or -1, the value when absent). `encode_slots`: (a class,
+    /// the member descriptors of the fields' `__slots__`) to read objects of
+    /// exactly that class without `getattr`; `decode_slots`: the descriptors
+    /// of `cls`'s arguments when `cls(*args)` only stores them in those slots.
     #[new]
     #[allow(clippy::too_many_arguments)]
     fn new(
         fields: Vec<Bound<'_, PyTuple>>,
-        cls: Py<PyAny>,
+        cls: Bound<'_, PyAny>,
         args: Vec<(isize, Py<PyAny>)>,
         decode_error: Py<PyAny>,
         pure_encode: Py<PyAny>,
@@ -396,7 +511,10 @@ impl TableCodec {
         ident: Vec<u8>,
         max_size: usize,
         force_defaults: bool,
+        encode_slots: Option<(Bound<'_, PyAny>, Vec<Bound<'_, PyAny>>)>,
+        decode_slots: Option<Vec<Bound<'_, PyAny>>>,
     ) -> PyResult<Self> {
+        let py = cls.py();
         if fields.is_empty() || fields.len() > 64 {
             return Err(PyValueError::new_err("a native codec takes 1 to 64 fields"));
         }
@@ -480,6 +598,19 @@ impl TableCodec {
             (1u64 << out_fields.len()) - 1
         };
         let full = Arc::new(plan(&out_fields, full_mask, slots, &ident));
+        let encode_slots = match encode_slots {
+            Some((slot_cls, descriptors)) if descriptors.len() == out_fields.len() => {
+                slot_offsets(py, &slot_cls, &descriptors)?.map(|o| (slot_cls.unbind(), o))
+            }
+            _ => None,
+        };
+        let decode_slots = match decode_slots {
+            Some(descriptors) if descriptors.len() == args.len() => {
+                slot_offsets(py, &cls, &descriptors)?
+            }
+            _ => None,
+        };
+        let cls = cls.unbind();
         Ok(TableCodec {
             fields: out_fields,
             info,
@@ -496,20 +627,35 @@ impl TableCodec {
             full,
             plans: Mutex::new(HashMap::new()),
             counts,
+            encode_slots,
+            decode_slots,
+            scratch: Mutex::new(Scratch::default()),
         })
     }
 
     /// encode(obj) -> bytes: the FlatBuffer the pure codec writes for `obj`.
     fn encode<'py>(&self, obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let mut raws = Vec::with_capacity(self.fields.len());
-        self.encode_one(obj, &mut raws)
+        match self.scratch.try_lock() {
+            Ok(mut scratch) => self.encode_one(obj, &mut scratch.raws),
+            Err(_) => self.encode_one(obj, &mut Vec::new()),
+        }
     }
 
     /// decode(payload) -> object: what the pure codec decodes `payload` into.
     fn decode<'py>(&self, payload: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let mut raws = Vec::with_capacity(self.fields.len());
-        let mut present = Vec::with_capacity(self.fields.len());
-        self.decode_one(payload, &mut raws, &mut present)
+        // try_lock: a decode reentered from Python code (an enum map, a
+        // struct class) or another thread takes fresh buffers instead.
+        match self.scratch.try_lock() {
+            Ok(mut scratch) => self.decode_one(payload, &mut scratch),
+            Err(_) => self.decode_one(payload, &mut Scratch::default()),
+        }
+    }
+
+    /// (encode reads slots directly, decode fills slots directly): which
+    /// fast paths the checks in the constructor allowed.
+    #[getter]
+    fn fast_paths(&self) -> (bool, bool) {
+        (self.encode_slots.is_some(), self.decode_slots.is_some())
     }
 
     /// encode_many(objs) -> list of bytes.
@@ -527,10 +673,9 @@ impl TableCodec {
     fn decode_many<'py>(&self, payloads: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
         let py = payloads.py();
         let list = PyList::empty(py);
-        let mut raws = Vec::with_capacity(self.fields.len());
-        let mut present = Vec::with_capacity(self.fields.len());
+        let mut scratch = Scratch::default();
         for payload in payloads.try_iter()? {
-            list.append(self.decode_one(&payload?, &mut raws, &mut present)?)?;
+            list.append(self.decode_one(&payload?, &mut scratch)?)?;
         }
         Ok(list)
     }

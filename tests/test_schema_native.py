@@ -326,6 +326,33 @@ def test_enums_decode_to_members_and_unknown_numbers_stay_numbers(tmp_path: Path
     assert absent.color is color.Blue and absent.opt is None and absent.pos is None
 
 
+def test_slot_fast_paths_and_other_objects(tmp_path: Path) -> None:
+    """Classes made for a loaded schema are read and filled slot by slot;
+    objects of any other class go through getattr, to the same bytes."""
+    import types
+
+    codec = scalars_codec(tmp_path)
+    native = native_of(codec)
+    assert native.fast_paths == (True, True)
+    obj = codec.type(u8v=7, f64v=0.25, opt=3)
+    expected = both_encode(codec, obj)
+    names = codec.type.__flatstream_fields__
+    twin = types.SimpleNamespace(**{name: getattr(obj, name) for name in names})
+    assert native.encode(twin) == expected
+
+    class Sub(codec.type):  # type: ignore[misc,name-defined]
+        __slots__ = ()
+
+    sub = Sub(u8v=7, f64v=0.25, opt=3)
+    assert native.encode(sub) == expected
+    unset = codec.type()
+    del unset.u8v
+    assert both_encode(codec, unset) is EncodeError
+    decoded = native.decode(expected)
+    assert type(decoded) is codec.type and same_object(decoded, codec._pure_decode(expected))
+    assert fs.codec(TelemetryEvent).native.fast_paths == (False, False)  # a dataclass: getattr, cls(...)
+
+
 # -- batches and the stream ------------------------------------------------------------
 
 

@@ -12,7 +12,9 @@ Which of the two runs is decided at each call by ``flatstream._kernels``
 
 from __future__ import annotations
 
+import inspect
 import struct
+import types
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
 
 from .. import _kernels
@@ -100,8 +102,53 @@ def native_codec(
     slots = 1 + max(f.id for f in table.fields)
     return native_class(
         fields, cls, args, DecodeError, pure_encode, pure_decode, slots, ident, max_size,
-        compiler.force_defaults,
+        compiler.force_defaults, _encode_slots(cls, [item.fdef.name for item in items]),
+        _decode_slots(cls, [name for name in _init_order(cls)]),
     )
+
+
+def _slot_descriptors(cls: Any, names: List[str]) -> Optional[List[Any]]:
+    """The ``__slots__`` member descriptors through which ``getattr`` finds
+    ``names`` on instances of exactly ``cls``, or None (then the native side
+    uses ``getattr``; it checks the descriptors again itself)."""
+    if getattr(cls, "__getattribute__", None) is not object.__getattribute__:
+        return None
+    found = []
+    for name in names:
+        try:
+            desc = inspect.getattr_static(cls, name)
+        except AttributeError:
+            return None
+        if type(desc) is not types.MemberDescriptorType:
+            return None
+        found.append(desc)
+    return found
+
+
+def _encode_slots(cls: Any, names: List[str]) -> Optional[Tuple[Any, List[Any]]]:
+    found = _slot_descriptors(cls, names)
+    return None if found is None else (cls, found)
+
+
+def _decode_slots(cls: Any, names: List[str]) -> Optional[List[Any]]:
+    """For a class ``codecs._make_class`` made (its ``__init__`` stores each
+    argument in the slot of that name, nothing else): the slots' descriptors,
+    which the native decoder fills instead of calling the class."""
+    init = cls.__dict__.get("__init__")
+    code = getattr(init, "__code__", None)
+    if (
+        cls.__module__ != "flatstream.schema.generated"
+        or cls.__bases__ != (object,)
+        or cls.__new__ is not object.__new__
+        or tuple(cls.__dict__.get("__slots__", ())) != tuple(names)
+        or tuple(getattr(cls, "__flatstream_fields__", ())) != tuple(names)
+        or code is None
+        or code.co_filename != "<string>"
+        or code.co_varnames[1 : 1 + len(names)] != tuple(names)
+        or code.co_argcount != 1 + len(names)
+    ):
+        return None
+    return _slot_descriptors(cls, names)
 
 
 def bind(
