@@ -396,6 +396,12 @@ def test_stream_round_trip(kernel_mode: str) -> None:
     assert list(fs.StreamReader(data).typed_messages(TelemetryEvent)) == EVENTS
     assert codec.decode_many(fs.StreamReader(data)) == EVENTS
     assert [bytes(p) for p in fs.StreamReader(data)] == [codec._pure_encode(e) for e in EVENTS]
+    # write_many of @fs.table objects: one encode_many call, the same stream.
+    batch = io.BytesIO()
+    with fs.StreamWriter(batch) as writer:
+        assert writer.write_many(EVENTS[:20]) == 20
+        assert writer.write_many(iter(EVENTS[20:])) == 20
+    assert batch.getvalue() == data
 
 
 def test_the_mode_is_chosen_at_call_time(kernel_mode: str) -> None:

@@ -193,7 +193,7 @@ class StreamWriter:
             except TypeError:
                 data = None  # some items need serializing first
         if data is None:
-            data = framer.frame_many([self._payload_of(item) for item in items])
+            data = framer.frame_many(self._payloads_of(items))
         self._put(data)
         self.frames_written += len(items)
         self.bytes_written += len(data)
@@ -207,6 +207,22 @@ class StreamWriter:
         self.frames_written += len(payloads)
         self.bytes_written += len(data)
         return len(payloads)
+
+    def _payloads_of(self, items: List[Any]) -> List[Any]:
+        """The payloads of ``items``: a batch of one ``@fs.table`` class in one
+        ``Codec.encode_many`` call (native when the codec has a native twin),
+        anything else item by item."""
+        if items:
+            cls = type(items[0])
+            if (
+                getattr(cls, "__flatstream_table__", None) is not None
+                and not callable(getattr(cls, "serialize", None))  # serialize() wins, as in write()
+                and all(type(item) is cls for item in items)
+            ):
+                from .schema import codec
+
+                return codec(cls).encode_many(items)
+        return [self._payload_of(item) for item in items]
 
     def _payload_of(self, item: Any) -> Any:
         if isinstance(item, (bytes, bytearray, memoryview)):
