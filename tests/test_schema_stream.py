@@ -131,3 +131,17 @@ def test_the_example_script_runs() -> None:
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "34202.0 [Level(price=1000002, size=100)]" in result.stdout
+
+
+def test_objects_of_a_loaded_schema_are_written_and_read_by_class() -> None:
+    from pathlib import Path
+
+    schema = fs.load_schema(Path(__file__).resolve().parent.parent / "examples/schemas/telemetry.fbs")
+    cls = schema.python_type("telemetry.TelemetryEvent")
+    events = [cls(device_id=i, timestamp=10 * i, value=i / 4) for i in range(5)]
+    sink = io.BytesIO()
+    with fs.StreamWriter(sink, fs.ChecksumFramer("crc32")) as writer:
+        writer.write(events[0])
+        writer.write_many(events[1:])
+    reader = fs.StreamReader(sink.getvalue(), fs.ChecksumDeframer("crc32"))
+    assert list(reader.typed_messages(cls)) == events

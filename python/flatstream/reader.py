@@ -55,6 +55,9 @@ def typed_decoder(cls: Any) -> Callable[[Any], Any]:
         from .schema import codec
 
         return codec(cls).decode  # type: ignore[no-any-return]
+    make_codec = getattr(cls, "__flatstream_codec__", None)
+    if callable(make_codec):  # a class made for a loaded schema
+        return make_codec().decode  # type: ignore[no-any-return]
     decode = getattr(cls, "decode", None)
     if callable(decode):
         return decode  # type: ignore[no-any-return]

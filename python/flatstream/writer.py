@@ -106,6 +106,8 @@ class StreamWriter:
             from .schema import codec
 
             encode = codec(cls).encode
+        elif callable(getattr(cls, "__flatstream_codec__", None)):
+            encode = cls.__flatstream_codec__().encode  # a class made for a loaded schema
         else:
             try:
                 memoryview(item)  # any other bytes-like (array, numpy, mmap) goes as is

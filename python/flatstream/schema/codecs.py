@@ -1377,6 +1377,8 @@ def _make_class(schema: Schema, name: str) -> type:
         "__eq__": __eq__,
         "__hash__": None,
         "__flatstream_fields__": tuple(names),
+        # StreamWriter.write(obj) and typed reading find the codec through this.
+        "__flatstream_codec__": None if definition.is_struct else staticmethod(lambda: schema.codec(name)),
         "__doc__": "\n".join(definition.documentation) or f"The {'struct' if definition.is_struct else 'table'} {name}.",
         "__module__": "flatstream.schema.generated",
     }
