@@ -145,3 +145,17 @@ def test_objects_of_a_loaded_schema_are_written_and_read_by_class() -> None:
         writer.write_many(events[1:])
     reader = fs.StreamReader(sink.getvalue(), fs.ChecksumDeframer("crc32"))
     assert list(reader.typed_messages(cls)) == events
+
+
+def test_max_size_holds_for_tables_of_scalars_in_every_path() -> None:
+    from pathlib import Path
+
+    schema = fs.load_schema(Path(__file__).resolve().parent.parent / "examples/schemas/telemetry.fbs")
+    event = schema.python_type("telemetry.TelemetryEvent")(device_id=1, timestamp=2, value=3.0)
+    assert len(schema.codec().encode(event)) == 48
+    small = schema.codec(max_size=40)
+    with pytest.raises(fs.EncodeError):
+        small.encode(event)
+    with pytest.raises(fs.EncodeError):
+        small.encode_many([event])
+    assert schema.codec(max_size=48).encode(event) == schema.codec().encode(event)

@@ -150,6 +150,14 @@ class Codec:
         self.encode: Callable[[Any], bytes]
         self.decode: Callable[[Any], Any]
         self.encode, self.decode = bind(self.native, self._pure_encode, self._pure_decode)
+        self._size_limited = max_size < MAX_BUFFER_SIZE and not any(
+            item.kind == "offset" for item in compiler.items(table)
+        )
+        if self._size_limited:
+            # A table of scalars and structs is packed whole, past the size
+            # check rt.finish makes for the others: check here, for both twins.
+            unlimited = self.encode
+            self.encode = lambda obj: self._within_limit(unlimited(obj))
         self._verifier: Any = None
         self._view_class: Any = None
 
@@ -159,9 +167,19 @@ class Codec:
         from .. import _kernels
 
         if self.native is not None and _kernels.TableCodec is not None:
-            return self.native.encode_many(objs)  # type: ignore[no-any-return]
-        encode = self._pure_encode
-        return [encode(obj) for obj in objs]
+            encoded: List[bytes] = self.native.encode_many(objs)
+        else:
+            encode = self._pure_encode
+            encoded = [encode(obj) for obj in objs]
+        if self._size_limited:
+            for data in encoded:
+                self._within_limit(data)
+        return encoded
+
+    def _within_limit(self, data: bytes) -> bytes:
+        if len(data) > self.max_size:
+            raise EncodeError(f"the buffer is {len(data)} bytes, over the limit of {self.max_size}")
+        return data
 
     def decode_many(self, payloads: Any) -> List[Any]:
         """``[decode(p) for p in payloads]``, in one native call when the codec
