@@ -56,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
         help="where to write the report (default BENCHMARKS.md; '-' = none)",
     )
     parser.add_argument("--json", default=None, help="also write the raw rows to this JSON file")
+    parser.add_argument(
+        "--from-json",
+        default=None,
+        help="measure nothing: render the report again from a --json file of an earlier run",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--settings", help=argparse.SUPPRESS)
     return parser
@@ -81,10 +86,29 @@ def _select(workloads: List[Workload], only: Optional[str]) -> List[Workload]:
     return chosen
 
 
+def _rerender(path: str, output: Optional[str]) -> None:
+    """The report of an earlier run (e.g. after editing where_the_time_goes.md)."""
+    from .report import render
+
+    with open(path) as f:
+        data = json.load(f)
+    settings = Settings(**data["settings"])
+    by_key = {w.key: w for w in all_workloads(settings)}
+    workloads = [by_key[key] for key, _family, _title in data["workloads"] if key in by_key]
+    rows = [Row.from_json(r) for r in data["rows"]]
+    text = render(data["machine"], settings, workloads, rows, data["workload_rss_kib"])
+    with open(output or "BENCHMARKS.md", "w") as f:
+        f.write(text)
+    log(f"wrote {output or 'BENCHMARKS.md'} from {path}")
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     args = _parser().parse_args(argv)
     if args.child:
         _child(args.child, Settings(**json.loads(args.settings)))
+        return
+    if args.from_json:
+        _rerender(args.from_json, args.output)
         return
     settings = Settings.for_run(args.quick, args.repeats, args.big_file_mib)
     workloads = _select(all_workloads(settings), args.only)

@@ -36,7 +36,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import flatstream as fs
 
 from . import peers, schemas
-from .harness import Case, Row, Settings, Workload, log, run_cases, unavailable
+from .harness import MODES, Case, Row, Settings, Workload, kernel_mode, log, run_cases, unavailable
 from .schemas import Message
 
 __all__ = ["workloads", "OFFICIAL", "CODEC"]
@@ -45,7 +45,10 @@ OFFICIAL = "flatbuffers Builder + generated accessors"
 OBJECT_API = "flatbuffers object API (Pack / InitFromPackedBuf)"
 CODEC = "flatstream codec (@fs.table dataclass)"
 CODEC_FBS = "flatstream codec (fs.load_schema .fbs)"
-CODEC_BATCHED = "flatstream codec, write_many + iter_batches"
+CODEC_BATCHED = "flatstream codec, write_many + iter_batches + decode_many"
+CODEC_MANY = "flatstream codec, encode_many / decode_many"
+#: Appended to the names of rows measured on the pure-Python twins.
+PURE_SUFFIX = " [pure-Python kernels]"
 HAND_STRUCT = "hand-written struct.pack (not a FlatBuffer)"
 
 
@@ -282,6 +285,9 @@ class Candidate:
     cycle: Callable[[], None]
     verify: Optional[Callable[[Any], None]] = None
     batch: bool = False  # encode/decode whole lists at once (columnar)
+    mode: Optional[str] = None  # flatstream kernel mode (the codec twin, the framing)
+    cycle_only: bool = False  # measured for the cycle only (its encode/decode are another row's)
+    encode_decode_only: bool = False  # its cycle is another row's
 
 
 def _flatstream_cycle(
@@ -310,14 +316,12 @@ def candidates(
     missing: List[Tuple[str, str]] = []
     fields = [f.name for f in message.fields]
 
-    # flatstream's compiled codecs
+    # flatstream's compiled codecs, on the native codec twin and on the pure one
     codec_fn = _api("codec")
     if typed and codec_fn is not None:
         objects = [dataclass_maker(message, classes)(v) for v in values]
         codec = codec_fn(classes[message.name])
-
-        def write_obj(writer: Any, obj: Any) -> None:
-            writer.write(obj)
+        to_values = lambda d: object_values(message, d)  # noqa: E731
 
         def typed_cycle(objects: List[Any] = objects, codec: Any = codec) -> None:
             sink = io.BytesIO()
@@ -327,35 +331,61 @@ def candidates(
             for _ in fs.StreamReader(sink.getvalue()).typed_messages(codec):
                 pass
 
-        out.append(
-            Candidate(
-                CODEC,
-                objects,
-                codec.encode,
-                codec.decode,
-                lambda d: object_values(message, d),
-                typed_cycle,
-                verify=getattr(codec, "verify", None),
-            )
-        )
+        decode_many = getattr(codec, "decode_many", None)
 
-        def batched_cycle(objects: List[Any] = objects, decode: Any = codec.decode) -> None:
+        def batched_cycle(objects: List[Any] = objects, codec: Any = codec) -> None:
             sink = io.BytesIO()
             fs.StreamWriter(sink).write_many(objects)
-            for batch in fs.StreamReader(sink.getvalue()).iter_batches(4096):
-                for payload in batch:
-                    decode(payload)
+            reader = fs.StreamReader(sink.getvalue())
+            if decode_many is not None:
+                for batch in reader.iter_batches(4096):
+                    decode_many(batch)
+            else:
+                decode = codec.decode
+                for batch in reader.iter_batches(4096):
+                    for payload in batch:
+                        decode(payload)
 
-        out.append(
-            Candidate(
-                CODEC_BATCHED,
-                objects,
-                codec.encode,
-                codec.decode,
-                lambda d: object_values(message, d),
-                batched_cycle,
+        for mode in MODES:
+            suffix = "" if mode == "native" else PURE_SUFFIX
+            out.append(
+                Candidate(
+                    CODEC + suffix,
+                    objects,
+                    codec.encode,
+                    codec.decode,
+                    to_values,
+                    typed_cycle,
+                    verify=getattr(codec, "verify", None),
+                    mode=mode,
+                )
             )
-        )
+            out.append(
+                Candidate(
+                    CODEC_BATCHED + suffix,
+                    objects,
+                    codec.encode,
+                    codec.decode,
+                    to_values,
+                    batched_cycle,
+                    mode=mode,
+                    cycle_only=True,
+                )
+            )
+            if decode_many is not None:
+                out.append(
+                    Candidate(
+                        CODEC_MANY + suffix,
+                        [objects],
+                        codec.encode_many,
+                        decode_many,
+                        lambda ds: [object_values(message, d) for d in ds],
+                        batched_cycle,
+                        batch=True,
+                        mode=mode,
+                        encode_decode_only=True,
+                    )
+                )
         load_schema = _api("load_schema")
         if load_schema is not None:
             schema_codec = load_schema(peers.generated().fbs_path).codec(
@@ -637,7 +667,8 @@ def _run(message: Message, n: int, title: str, settings: Settings) -> List[Row]:
     good: List[Candidate] = []
     for candidate in found:
         try:
-            payloads[candidate.name] = _check(message, candidate, values)
+            with kernel_mode(candidate.mode):
+                payloads[candidate.name] = _check(message, candidate, values)
             good.append(candidate)
         except Exception as error:  # a broken candidate is reported, not fatal to the run
             log(f"  {candidate.name}: check failed: {error!r}")
@@ -658,11 +689,16 @@ def _run(message: Message, n: int, title: str, settings: Settings) -> List[Row]:
     cases: List[Case] = []
     for candidate in good:
         encoded = payloads[candidate.name]
-        size = sum(len(p) for p in encoded)
-        extra = {"bytes_per_message": size / n}
+        size = sum(sum(map(len, p)) if isinstance(p, list) else len(p) for p in encoded)
+        extra: Dict[str, Any] = {"bytes_per_message": size / n}
         if candidate.name == CODEC and interop_note:
             extra["interop"] = interop_note
-        if candidate.name != CODEC_BATCHED:
+        mode = candidate.mode
+
+        def case(figure: str, fn: Callable[[], Any], c: Candidate = candidate) -> Case:
+            return Case(title, c.name, figure, fn, n, size, mode=mode, extra=extra)
+
+        if not candidate.cycle_only:
             if candidate.batch:
 
                 def encode_all(c: Candidate = candidate) -> None:
@@ -683,9 +719,10 @@ def _run(message: Message, n: int, title: str, settings: Settings) -> List[Row]:
                     for p in encoded:
                         decode(p)
 
-            cases.append(Case(title, candidate.name, "encode", encode_all, n, size, extra=extra))
-            cases.append(Case(title, candidate.name, "decode", decode_all, n, size, extra=extra))
-        cases.append(Case(title, candidate.name, "cycle", candidate.cycle, n, size, extra=extra))
+            cases.append(case("encode", encode_all))
+            cases.append(case("decode", decode_all))
+        if not candidate.encode_decode_only:
+            cases.append(case("cycle", candidate.cycle))
         if candidate.verify is not None:
             verify = candidate.verify
 
@@ -695,7 +732,7 @@ def _run(message: Message, n: int, title: str, settings: Settings) -> List[Row]:
                 for p in encoded:
                     verify(p)
 
-            cases.append(Case(title, candidate.name, "verify", verify_all, n, size, extra=extra))
+            cases.append(case("verify", verify_all))
     return rows + run_cases(cases, settings)
 
 

@@ -180,7 +180,7 @@ def kernel_mode(mode: Optional[str]) -> Iterator[None]:
     names |= {
         name
         for name in getattr(_kernels, "__all__", ())
-        if name != "FrameDecoder"
+        if name not in ("FrameDecoder", "TableCodec")
         and callable(getattr(_kernels.pure, name, None))
         and _kernels.native is not None
         and callable(getattr(_kernels.native, name, None))
@@ -188,10 +188,16 @@ def kernel_mode(mode: Optional[str]) -> Iterator[None]:
     saved = {name: getattr(_kernels, name) for name in names}
     saved["FrameDecoder"] = _kernels.FrameDecoder
     saved["IMPLEMENTATION"] = _kernels.IMPLEMENTATION
+    has_codec_twin = hasattr(_kernels, "TableCodec")
+    if has_codec_twin:
+        saved["TableCodec"] = _kernels.TableCodec
     try:
         for name in names:
             setattr(_kernels, name, getattr(source, name))
         _kernels.FrameDecoder = source.FrameDecoder if mode == "native" else PyFrameDecoder
+        if has_codec_twin:
+            # None selects the pure-Python generated codecs (flatstream.schema._native).
+            _kernels.TableCodec = getattr(source, "TableCodec", None) if mode == "native" else None
         _kernels.IMPLEMENTATION = mode
         yield
     finally:

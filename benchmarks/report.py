@@ -342,17 +342,22 @@ def targets(results: Results, settings: Settings) -> List[Target]:
             _at_least(value, 20),
         )
     )
-    value = r.ratio(key, codecs.CODEC, peers.MSGPACK, "cycle")
+    per_message_cycle = r.ratio(key, codecs.CODEC, peers.MSGPACK, "cycle")
     batched = r.ratio(key, codecs.CODEC_BATCHED, peers.MSGPACK, "cycle")
+    best = max((v for v in (per_message_cycle, batched) if v is not None), default=None)
     out.append(
         Target(
             4,
             "full cycle (encode, frame, read, decode) ≥ 1.0× msgpack Packer + Unpacker (stretch 1.5×)",
-            f"{fmt_rate(r.rate(key, codecs.CODEC, 'cycle'))} vs {fmt_rate(r.rate(key, peers.MSGPACK, 'cycle'))} events/s",
-            value,
-            _at_least(value, 1.0),
-            f"write_many + iter_batches: {fmt_ratio(batched)}"
-            + ("; stretch met" if value and value >= 1.5 else ""),
+            f"per message (`write(obj)`, `typed_messages`): "
+            f"{fmt_rate(r.rate(key, codecs.CODEC, 'cycle'))} = {fmt_ratio(per_message_cycle)}; "
+            f"batched (`write_many`, `iter_batches` + `decode_many`): "
+            f"{fmt_rate(r.rate(key, codecs.CODEC_BATCHED, 'cycle'))} = {fmt_ratio(batched)}; "
+            f"msgpack {fmt_rate(r.rate(key, peers.MSGPACK, 'cycle'))} events/s",
+            best,
+            _at_least(best, 1.0),
+            "value = the better of the two flatstream paths"
+            + ("; stretch met" if best and best >= 1.5 else ""),
         )
     )
     verify, decode = r.find(key, codecs.CODEC, "verify"), r.find(key, codecs.CODEC, "decode")
@@ -504,7 +509,8 @@ def headline(results: Results) -> str:
     add("telemetry event: decode all fields", key, codecs.CODEC, codecs.OFFICIAL, "decode")
     add("telemetry event: encode", key, codecs.CODEC, peers.MSGPACK, "encode")
     add("telemetry event: decode", key, codecs.CODEC, peers.MSGPACK, "decode")
-    add("telemetry event: full cycle", key, codecs.CODEC, peers.MSGPACK, "cycle")
+    add("telemetry event: full cycle, per message", key, codecs.CODEC, peers.MSGPACK, "cycle")
+    add("telemetry event: full cycle, batched", key, codecs.CODEC_BATCHED, peers.MSGPACK, "cycle")
     if not rows:
         return "(no headline rows were measured in this run)\n"
     return table(("figure", "flatstream", "reference", "ratio"), rows)
@@ -723,8 +729,10 @@ def render(
         'Kernel modes: "native" rows use the Rust kernels; "python" rows switch the same process to '
         "the pure-Python twins by swapping `flatstream._kernels`' functions (as `tests/conftest.py` "
         "does), interleaved with the native rows. In the large-file workload each operation is its own "
-        "process, and its pure-Python rows run with `FLATSTREAM_PURE_PYTHON=1`. The schema codec is "
-        "pure Python in this build, so its rows have no mode.\n"
+        "process, and its pure-Python rows run with `FLATSTREAM_PURE_PYTHON=1`. The schema "
+        "codecs' rows switch the same way between the native codec twin and the generated "
+        'pure-Python codec (`_kernels.TableCodec = None`); their pure rows say "[pure-Python '
+        'kernels]".\n'
     )
     w("## Machine\n")
     versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items())
