@@ -87,15 +87,11 @@ def _run(name: str, s: Dict[str, Any]) -> None:
     fs, msgpack = s["fs"], s["msgpack"]
     actions: Dict[str, Callable[[], None]] = {
         "baseline": lambda: None,
-        "bare_list": lambda: [None for _ in s["payloads"]] and None,
-        "read_fs": lambda: [None for _ in fs.StreamReader(s["plain"])] and None,
-        "read_fs_xxh3": lambda: (
-            [None for _ in fs.StreamReader(s["xxh3"], fs.Deframer("xxh3_64"))] and None
-        ),
-        "read_fs_batches": lambda: (
-            [None for b in fs.StreamReader(s["plain"]).iter_batches(4096) for _ in b] and None
-        ),
-        "read_msgpack": lambda: [None for _ in msgpack.Unpacker(io.BytesIO(s["packed"]))] and None,
+        "bare_list": lambda: _drain(s["payloads"]),
+        "read_fs": lambda: _drain(fs.StreamReader(s["plain"])),
+        "read_fs_xxh3": lambda: _drain(fs.StreamReader(s["xxh3"], fs.Deframer("xxh3_64"))),
+        "read_fs_batches": lambda: _drain_batches(fs.StreamReader(s["plain"]).iter_batches(4096)),
+        "read_msgpack": lambda: _drain(msgpack.Unpacker(io.BytesIO(s["packed"]))),
         "write_many": lambda: fs.StreamWriter(io.BytesIO()).write_many(s["payloads"]) and None,
         "frame_many_kernel": lambda: (
             fs._kernels.native.frame_many(s["payloads"], 0, "none", 0xFFFFFFFF) and None
@@ -113,6 +109,17 @@ def _run(name: str, s: Dict[str, Any]) -> None:
         ),
     }
     actions[name]()
+
+
+def _drain(iterable: Any) -> None:
+    for _ in iterable:
+        pass
+
+
+def _drain_batches(batches: Any) -> None:
+    for batch in batches:
+        for _ in batch:
+            pass
 
 
 def _each(fn: Callable[[Any], Any], items: List[Any]) -> None:
