@@ -70,7 +70,10 @@ def run(n: int) -> Dict[str, Dict[str, float]]:
     native_class = _kernels.TableCodec
     for name, make in (
         ("telemetry", lambda cls, i: cls(i, 1_700_000_000_000 + i, i * 0.5)),
-        ("lobster_message", lambda cls, i: cls(34200.0 + i * 1e-3, 1, 10_000 + i, 100, 5_850_000 + i, 1)),
+        (
+            "lobster_message",
+            lambda cls, i: cls(34200.0 + i * 1e-3, 1, 10_000 + i, 100, 5_850_000 + i, 1),
+        ),
     ):
         codec = fs.load_schema(SCHEMAS / f"{name}.fbs").codec()
         objs: List[Any] = [make(codec.type, i) for i in range(n)]
@@ -86,7 +89,12 @@ def run(n: int) -> Dict[str, Dict[str, float]]:
             row[f"{mode} decode_many"] = best(lambda: codec.decode_many(payloads), n)
             row[f"{mode} cycle"] = best(lambda: _cycle(codec, objs), n)
         _kernels.TableCodec = native_class
-        fields = [tuple(vars(o).values()) if hasattr(o, "__dict__") else tuple(getattr(o, s) for s in o.__slots__) for o in objs]
+        fields = [
+            tuple(vars(o).values())
+            if hasattr(o, "__dict__")
+            else tuple(getattr(o, s) for s in o.__slots__)
+            for o in objs
+        ]
         packed = [msgpack.packb(f) for f in fields]
         row["msgpack packb"] = best(lambda: [msgpack.packb(f) for f in fields], n)
         row["msgpack unpackb"] = best(lambda: [msgpack.unpackb(p) for p in packed], n)
