@@ -168,7 +168,7 @@ def test_random_corruption_meets_only_verification_error(features: Features, ric
 
 def test_generic_checks_agree_with_compiled_ones(features: Features, rich: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past the per-table limit of compiled vtables the verifier interprets;
-    its verdicts must be the same."""
+    its verdicts, reasons included, must be the same."""
     rng = random.Random(7)
     samples = []
     for _ in range(300):
@@ -176,12 +176,27 @@ def test_generic_checks_agree_with_compiled_ones(features: Features, rich: bytes
         for _ in range(rng.randint(1, 3)):
             damaged[rng.randrange(len(damaged))] = rng.randrange(256)
         samples.append(bytes(damaged))
-    compiled = [verdict(features.schema.verifier(), s) is None for s in samples]
+    compiled = [verdict(features.schema.verifier(), s) for s in samples]
     monkeypatch.setattr(verifier_module, "_CACHE_LIMIT", 0)
     fresh = fs.load_schema(features.fbs)
-    interpreted = [verdict(fresh.verifier(), s) is None for s in samples]
+    interpreted = [verdict(fresh.verifier(), s) for s in samples]
     assert compiled == interpreted
-    assert any(compiled) and not all(compiled)
+    assert None in compiled and any(compiled)
+
+
+def test_verdicts_do_not_depend_on_what_was_verified_before() -> None:
+    """The caches (layouts by vtable, roots by prefix) change the speed,
+    never the answer: a truncated buffer met twice is refused twice alike."""
+    codec = fs.codec(Reading)
+    # A field at its default is left out: not the all-fields shape the
+    # verifier compares whole, but a layout its root cache remembers.
+    payload = codec.encode(Reading(sensor=7, level=0, value=2.5))
+    for cut in range(len(payload) + 1):
+        first = verdict(codec.verifier(), payload[:cut])
+        assert verdict(codec.verifier(), payload[:cut]) == first
+    assert verdict(codec.verifier(), payload[:-8]) == (
+        f"the table {codec.name} (20 bytes) runs past the end of the buffer"
+    )
 
 
 # -- each check, one fault at a time --------------------------------------------------------
@@ -200,6 +215,13 @@ class Node:
     leaf: Optional[Leaf] = None
     child: Optional["Node"] = None
     leaves: Optional[List[Leaf]] = None
+
+
+@fs.table
+class Reading:
+    sensor: fs.u64
+    level: fs.u64
+    value: fs.f64
 
 
 def node_chain(depth: int) -> Node:

@@ -291,7 +291,6 @@ class _Compiler:
             return cached
         table = self.schema.tables[name]
         out: List[_Check] = []
-        self.field_checks[name] = out
         type_ids = {f.id: f for f in table.fields if f.type.base is BaseType.UTYPE}
         for fdef in table.fields:
             base = fdef.type.base
@@ -340,6 +339,8 @@ class _Compiler:
             else:
                 raise SchemaError(f"{where}: {base.name} fields are not supported")
             out.append(check)
+        # Kept only when complete: a SchemaError above is raised again next time.
+        self.field_checks[name] = out
         return out
 
     def inline_problem(self, check: _Check, offset: int, table_len: int) -> Optional[str]:
@@ -441,9 +442,9 @@ class _Compiler:
             n = len(buf)
             vt = pos - _I32(buf, pos)[0]
             vl, table_len = _HH(buf, vt)
-            if pos + table_len > n:
-                _fail(f"the table {name} ({table_len} bytes) runs past the end of the buffer", pos)
             entries = struct.unpack_from(f"<{(vl - 4) // 2}H", buf, vt + 4)
+            # In the order of `specialised`: faults of the vtable alone, then
+            # the table's length, then the alignment of wide fields.
             for check in checks:
                 fid = check.fdef.id
                 offset = entries[fid] if fid < len(entries) else 0
@@ -454,7 +455,12 @@ class _Compiler:
                 problem = self.inline_problem(check, offset, table_len)
                 if problem:
                     _fail(problem, pos)
-                if align and check.alignment > 4 and (pos + offset) % check.alignment:
+            if pos + table_len > n:
+                _fail(f"the table {name} ({table_len} bytes) runs past the end of the buffer", pos)
+            for check in checks:
+                fid = check.fdef.id
+                offset = entries[fid] if fid < len(entries) else 0
+                if offset and align and check.alignment > 4 and (pos + offset) & (check.alignment - 1):
                     _fail(f"the field {check.where} is not {check.alignment}-byte aligned", pos + offset)
             for check in checks:
                 fid = check.fdef.id
@@ -559,7 +565,7 @@ class _Compiler:
                 if info is not None and all((pos + off) % a == 0 for off, a in info[1]):
                     # Equal prefixes mean an equal, already checked layout: the
                     # buffer's length is all that is left to check.
-                    fixed_cache[key] = pos + info[0]
+                    fixed_cache[key] = info[0]
                 elif vtable_cache.get(vkey) is fn:
                     cache[key] = fn
             return fn
@@ -598,8 +604,9 @@ class _Compiler:
         src("    key = bytes(key)")
         src(f"m = {self.const(fixed_cache, 'RX')}.get(key)")
         src("if m is not None:")
-        src("    if n < m:")
-        src(f"        fail('the table {name} runs past the end of the buffer', pos)")
+        src("    if pos + m > n:")
+        # The refusal the table's own check gives (see `specialised`).
+        src(f"        fail(f'the table {name} ({{m}} bytes) runs past the end of the buffer', pos)")
         src("    return")
         src(f"f = {self.const(cache, 'RC')}.get(key)")
         src("if f is None:")
