@@ -10,6 +10,7 @@ pub mod checksum;
 pub mod codec;
 pub mod frame;
 pub mod scan;
+pub mod verifier;
 
 #[cfg(feature = "python")]
 mod pycodec;
@@ -17,3 +18,5 @@ mod pycodec;
 mod pydecoder;
 #[cfg(feature = "python")]
 mod python;
+#[cfg(feature = "python")]
+mod pyverifier;

@@ -12,7 +12,7 @@ use crate::pydecoder::borrow_buffer;
 use crate::scan::scan as scan_frames;
 
 /// Borrows the bytes behind a buffer-protocol object.
-fn bytes_of<'a>(_py: Python<'a>, buf: &'a PyBuffer<u8>) -> PyResult<&'a [u8]> {
+pub(crate) fn bytes_of<'a>(_py: Python<'a>, buf: &'a PyBuffer<u8>) -> PyResult<&'a [u8]> {
     if !buf.is_c_contiguous() {
         return Err(PyValueError::new_err("buffer must be C-contiguous"));
     }
@@ -299,5 +299,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<crate::pydecoder::FrameDecoder>()?;
     m.add_class::<crate::pydecoder::FrameView>()?;
     m.add_class::<crate::pycodec::TableCodec>()?;
+    m.add_class::<crate::pyverifier::SchemaVerifier>()?;
     Ok(())
 }

@@ -14,6 +14,10 @@ Both implement the same three functions with the same signatures and results:
 ``TableCodec``
     The native twin of a schema codec; its twin is the generated pure-Python
     codec, selected when this is None.
+``SchemaVerifier``
+    The native twin of the schema verifier; its twin is the verifier
+    ``flatstream.schema.verifier`` compiles in Python, selected when this is
+    None.
 ``FrameDecoder``
     The frame decoder (see :mod:`flatstream.decoder`); its twin is
     ``flatstream.decoder.PyFrameDecoder``.
@@ -71,6 +75,10 @@ FrameDecoder: Any = PyFrameDecoder if native is None else native.FrameDecoder
 # None selects the pure-Python generated codecs.
 TableCodec: Any = getattr(native, "TableCodec", None)
 
+# The native twin of the schema verifier (``flatstream.schema.verifier``);
+# None selects the pure-Python verifier.
+SchemaVerifier: Any = getattr(native, "SchemaVerifier", None)
+
 __all__ = [
     "IMPLEMENTATION",
     "checksum",
@@ -79,6 +87,7 @@ __all__ = [
     "scan_all",
     "FrameDecoder",
     "TableCodec",
+    "SchemaVerifier",
     "pure",
     "native",
     "CLEAN",

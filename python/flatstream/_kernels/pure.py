@@ -176,3 +176,7 @@ def scan_all(
 # The twin of the native schema codec (``_native.TableCodec``) is the generated
 # pure-Python codec itself; None tells ``flatstream.schema`` to use it.
 TableCodec = None
+
+# Likewise the twin of the native schema verifier (``_native.SchemaVerifier``)
+# is the verifier ``flatstream.schema.verifier`` compiles in Python.
+SchemaVerifier = None

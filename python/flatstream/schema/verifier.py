@@ -19,6 +19,14 @@ vtable's bytes are the cache key), so verifying a message whose layout was
 seen before costs a few comparisons per field. It raises
 :class:`~flatstream.schema.VerificationError` (a
 :class:`~flatstream.ValidationFailed`) and nothing else.
+
+The native twin (``flatstream._native.SchemaVerifier``, ``src/verifier.rs``)
+takes the same checks, lowered once into a plain description (`_lower`), and
+answers every buffer as these functions do: accepted, or refused with the
+same reason and position. It is chosen at each call while
+``flatstream._kernels.SchemaVerifier`` is set (not under
+``FLATSTREAM_PURE_PYTHON=1``); a schema or options it cannot describe, and
+objects that are not flat byte buffers, are left to the functions here.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import struct
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
+from .. import _kernels
 from .errors import VerificationError
 from .model import SCALARS, BaseType, Schema, SchemaError, TableDef
 
@@ -212,6 +221,8 @@ class _Compiler:
         # (table, vtable bytes) -> (table length, [(field offset, alignment)]) for
         # tables whose present fields are all inline
         self.fixed: Dict[Tuple[str, bytes], Tuple[int, List[Tuple[int, int]]]] = {}
+        # (table, file identifier) -> its native twin, or None where there is none
+        self.natives: Dict[Tuple[str, Optional[str]], Any] = {}
 
     def const(self, value: Any, hint: str) -> str:
         name = f"{hint}_{self.counter}"
@@ -620,16 +631,128 @@ class _Compiler:
         return root  # type: ignore[no-any-return]
 
 
-def compile_verifier(schema: Schema, table: Union[str, TableDef, None], options: VerifyOptions) -> Callable[[Any], None]:
-    """The compiled root check of ``table`` (raises an internal fault; use
-    :func:`verify` or :class:`SchemaVerifier`)."""
-    name = table.name if isinstance(table, TableDef) else schema.table(table).name
+    def native(self, name: str, ident: Optional[str]) -> Any:
+        """The native twin of ``root(name, ident)`` (a
+        ``flatstream._native.SchemaVerifier``), or None if the native
+        verifier cannot match it. Only while ``_kernels.SchemaVerifier`` is set."""
+        key = (name, ident)
+        if key in self.natives:
+            return self.natives[key]
+        twin = None
+        description = _lower(self, name, ident)
+        if description is not None:
+            try:
+                twin = _kernels.SchemaVerifier(
+                    *description, f"SchemaVerifier({name})", VerificationError
+                )
+            except (ValueError, OverflowError, TypeError):
+                twin = None  # limits past the native ones (max_depth)
+        self.natives[key] = twin
+        return twin
+
+
+# -- the native twin's description ----------------------------------------------------
+
+# `_Check.kind` as the native verifier numbers it (`Kind::from_code`).
+_KINDS = {
+    "scalar": 0, "struct": 1, "string": 2, "table": 3, "union": 4,
+    "vector": 5, "nested": 6, "strings": 7, "tables": 8,
+}
+
+
+def _lower(compiler: _Compiler, name: str, ident: Optional[str]) -> Optional[Tuple[Any, ...]]:
+    """The arguments of ``_native.SchemaVerifier`` (before its name and error
+    type) for ``compiler.root(name, ident)``: every table reachable from
+    ``name`` with its field checks, and the roots (``name`` first, then each
+    table a nested flatbuffer holds). None where the twins could not agree:
+    a schema the pure checks refuse, or a file identifier its message would
+    not show as it is."""
+    if ident is not None and any(c in ident for c in "'{}"):
+        return None
+    schema, options = compiler.schema, compiler.options
+    # A compiler of its own: finding the checks compiles functions and caches
+    # them, and the shared compiler must meet them in its own time.
+    lowering = _Compiler(schema, options)
+    order: List[str] = []
+    tables: Dict[str, int] = {}
+    roots: List[Tuple[int, Optional[bytes], Optional[Tuple[bytes, int]]]] = []
+    nested: Dict[str, int] = {}
+
+    def table_id(table: str) -> int:
+        if table not in tables:
+            tables[table] = len(order)
+            order.append(table)
+        return tables[table]
+
+    def root_id(table: str, ident: Optional[str]) -> int:
+        roots.append((
+            table_id(table),
+            None if ident is None else ident.encode("ascii"),
+            lowering.known_shape(table, ident),
+        ))
+        return len(roots) - 1
+
+    described: List[Tuple[str, List[Tuple[Any, ...]]]] = []
+    try:
+        root_id(name, ident)
+        while len(described) < len(order):
+            table = order[len(described)]
+            checks = lowering.checks(table)
+            by_function = {fn: t for t, fn in lowering.tables.items()}
+            fields: List[Tuple[Any, ...]] = []
+            for check in checks:
+                target, members = -1, []
+                if check.kind in ("table", "tables"):
+                    target = table_id(by_function[check.target])
+                elif check.kind == "nested":
+                    inner = schema.table(check.fdef.attributes["nested_flatbuffer"]).name
+                    if inner not in nested:
+                        nested[inner] = root_id(inner, None)
+                    target = nested[inner]
+                elif check.kind == "union":
+                    # Only a byte is compared: other numbers never match.
+                    members = [
+                        (value, table_id(by_function[fn]))
+                        for value, fn in check.members.items() if 0 <= value <= 255
+                    ]
+                fields.append((
+                    _KINDS[check.kind], check.fdef.id, bool(check.fdef.required), check.width,
+                    check.alignment, check.element, target, check.type_id, members, check.where,
+                ))
+            described.append((table, fields))
+    except (SchemaError, LookupError):
+        return None  # the pure checks raise it when they meet it; leave it to them
+    return (
+        described, roots, options.max_depth, options.max_tables, options.max_size,
+        options.check_utf8, options.check_alignment, options.check_length,
+    )
+
+
+def _compiler(schema: Schema, options: VerifyOptions) -> _Compiler:
+    """The schema's compiler for ``options`` (any file identifier)."""
     compilers = schema.__dict__.setdefault("_verifiers", {})
     key = replace(options, file_identifier=None)
     compiler = compilers.get(key)
     if compiler is None:
         compiler = compilers[key] = _Compiler(schema, key)
-    return compiler.root(name, options.file_identifier)  # type: ignore[no-any-return]
+    return compiler  # type: ignore[no-any-return]
+
+
+def compile_verifier(schema: Schema, table: Union[str, TableDef, None], options: VerifyOptions) -> Callable[[Any], None]:
+    """The compiled root check of ``table`` (raises an internal fault; use
+    :func:`verify` or :class:`SchemaVerifier`)."""
+    name = table.name if isinstance(table, TableDef) else schema.table(table).name
+    return _compiler(schema, options).root(name, options.file_identifier)
+
+
+# What reading a buffer object can raise besides the checks' own faults: a
+# guard, since every read is range-checked first (RecursionError: nested
+# flatbuffers inside nested flatbuffers; BufferError, NotImplementedError:
+# memoryviews that are not contiguous or not of plain bytes).
+_MALFORMED = (
+    struct.error, IndexError, ValueError, TypeError, OverflowError, RecursionError,
+    BufferError, NotImplementedError,
+)
 
 
 def _run(check: Callable[[Any], None], buffer: Any, name: str) -> None:
@@ -637,9 +760,7 @@ def _run(check: Callable[[Any], None], buffer: Any, name: str) -> None:
         check(buffer)
     except _Fault as fault:
         raise VerificationError(name, fault.reason, position=fault.position) from None
-    except (struct.error, IndexError, ValueError, TypeError, OverflowError, RecursionError) as exc:
-        # Every read is range-checked first; this is a guard, not a path
-        # (RecursionError: nested flatbuffers inside nested flatbuffers).
+    except _MALFORMED as exc:
         raise VerificationError(name, f"malformed buffer ({type(exc).__name__}: {exc})") from None
 
 
@@ -653,9 +774,16 @@ def verify(
     ``table`` of ``schema`` (``None``: the schema's root table). Returns
     None, or raises :class:`VerificationError`."""
     options = options or VerifyOptions()
-    check = compile_verifier(schema, table, options)
     name = table.name if isinstance(table, TableDef) else schema.table(table).name
-    _run(check, buffer, f"SchemaVerifier({name})")
+    compiler = _compiler(schema, options)
+    if _kernels.SchemaVerifier is not None:
+        twin = compiler.native(name, options.file_identifier)
+        if twin is not None and twin.verify(buffer):
+            return
+    _run(compiler.root(name, options.file_identifier), buffer, f"SchemaVerifier({name})")
+
+
+_UNBUILT: Any = object()
 
 
 class SchemaVerifier:
@@ -687,15 +815,35 @@ class SchemaVerifier:
         self.schema = schema
         self.table = definition
         self.name = f"SchemaVerifier({definition.name})"
-        self._check = compile_verifier(schema, definition, self.options)
+        self._compiler = _compiler(schema, self.options)
+        self._check = self._compiler.root(definition.name, file_identifier)
+        self._twin: Any = _UNBUILT
+
+    @property
+    def native(self) -> Any:
+        """The native twin that verifies for this validator now
+        (``flatstream._native.SchemaVerifier``), or None: pure-Python kernels
+        selected, or a schema the native verifier does not cover."""
+        if _kernels.SchemaVerifier is None:
+            return None
+        if self._twin is _UNBUILT:
+            self._twin = self._compiler.native(self.table.name, self.options.file_identifier)
+        return self._twin
 
     def validate(self, payload: Any) -> None:
         """Return if ``payload`` is a valid buffer; raise :class:`VerificationError` if not."""
+        if _kernels.SchemaVerifier is not None:
+            twin = self._twin
+            if twin is _UNBUILT:
+                twin = self.native
+            # False: not a flat byte buffer; the pure checks answer for it.
+            if twin is not None and twin.verify(payload):
+                return
         try:
             self._check(payload)
         except _Fault as fault:
             raise VerificationError(self.name, fault.reason, position=fault.position) from None
-        except (struct.error, IndexError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        except _MALFORMED as exc:
             raise VerificationError(self.name, f"malformed buffer ({type(exc).__name__}: {exc})") from None
 
     __call__ = validate

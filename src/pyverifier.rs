@@ -1,0 +1,175 @@
+//! PyO3 binding of the schema verifier (`crate::verifier`): the native twin
+//! of `flatstream.schema.verifier`'s compiled checks.
+//!
+//! `flatstream.schema.verifier` lowers a schema into the plain description
+//! the constructor takes (see `_lower` there) and falls back to its pure
+//! checks when the constructor declines (ValueError) or `verify` returns
+//! False (an object that is not a flat byte buffer: the pure twin decides what
+//! such an object gets, so both twins answer alike).
+
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+use crate::python::bytes_of;
+use crate::verifier::{Field, Kind, Options, Root, Table, Verifier};
+
+/// Verified with the GIL released: `bytes` (immutable) of at least this size.
+/// Below it, releasing and taking back the GIL costs more than it frees.
+const DETACH_MIN: usize = 64 * 1024;
+
+/// (kind code, vtable slot, required, width, alignment, vector element size,
+/// target index or -1, union type slot or -1, union members [(type number,
+/// table index)], "Table.field").
+type FieldTuple = (
+    u8,
+    usize,
+    bool,
+    u64,
+    u64,
+    u64,
+    i64,
+    i64,
+    Vec<(u8, usize)>,
+    String,
+);
+
+/// (table index, file identifier or None, (header, length) of the known shape or None).
+type RootTuple = (usize, Option<Vec<u8>>, Option<(Vec<u8>, usize)>);
+
+fn field(tuple: FieldTuple) -> PyResult<Field> {
+    let (code, id, required, width, alignment, element, target, type_id, members, label) = tuple;
+    let kind = Kind::from_code(code)
+        .ok_or_else(|| PyValueError::new_err(format!("{label}: unknown field kind {code}")))?;
+    Ok(Field {
+        kind,
+        id,
+        required,
+        width,
+        alignment,
+        element,
+        target: usize::try_from(target).unwrap_or(usize::MAX),
+        type_id: usize::try_from(type_id).ok(),
+        members,
+        label,
+    })
+}
+
+fn root(tuple: RootTuple) -> PyResult<Root> {
+    let (table, ident, known) = tuple;
+    let ident = match ident {
+        None => None,
+        Some(bytes) => Some(
+            <[u8; 4]>::try_from(bytes.as_slice())
+                .map_err(|_| PyValueError::new_err("a file identifier is 4 bytes"))?,
+        ),
+    };
+    Ok(Root {
+        table,
+        ident,
+        known,
+    })
+}
+
+/// SchemaVerifier(tables, roots, max_depth, max_tables, max_size, check_utf8,
+/// check_alignment, check_length, name, error)
+///
+/// `verify(buffer)` returns True for a valid buffer of `roots[0]`'s table,
+/// raises `error(name, reason, position=...)` for an invalid one, and returns
+/// False for an object that is not a C-contiguous one-dimensional buffer of
+/// unsigned bytes (the caller asks the pure twin).
+#[pyclass(module = "flatstream._native", name = "SchemaVerifier", frozen)]
+pub struct SchemaVerifier {
+    verifier: Verifier,
+    name: String,
+    error: Py<PyAny>,
+}
+
+#[pymethods]
+impl SchemaVerifier {
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        tables: Vec<(String, Vec<FieldTuple>)>,
+        roots: Vec<RootTuple>,
+        max_depth: u32,
+        max_tables: u64,
+        max_size: u64,
+        check_utf8: bool,
+        check_alignment: bool,
+        check_length: bool,
+        name: String,
+        error: Py<PyAny>,
+    ) -> PyResult<Self> {
+        let tables = tables
+            .into_iter()
+            .map(|(name, fields)| {
+                let fields = fields.into_iter().map(field).collect::<PyResult<_>>()?;
+                Ok(Table { name, fields })
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        let roots = roots.into_iter().map(root).collect::<PyResult<Vec<_>>>()?;
+        let options = Options {
+            max_depth,
+            max_tables,
+            max_size,
+            check_utf8,
+            check_alignment,
+            check_length,
+        };
+        let verifier = Verifier::new(tables, roots, options).map_err(PyValueError::new_err)?;
+        Ok(SchemaVerifier {
+            verifier,
+            name,
+            error,
+        })
+    }
+
+    /// True if `buffer` is valid; raises the verification error if not;
+    /// False if `buffer` is not a flat byte buffer.
+    fn verify(&self, py: Python<'_>, buffer: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let verifier = &self.verifier;
+        let outcome = if let Ok(bytes) = buffer.cast_exact::<PyBytes>() {
+            let data = bytes.as_bytes();
+            if data.len() >= DETACH_MIN {
+                // `bytes` cannot change, and `buffer` keeps it alive.
+                py.detach(|| verifier.verify(data))
+            } else {
+                verifier.verify(data)
+            }
+        } else {
+            let Ok(held) = PyBuffer::<u8>::get(buffer) else {
+                return Ok(false);
+            };
+            // What the pure checks see as a sequence of byte values (len,
+            // indexing, slicing) only for such buffers.
+            if !held.is_c_contiguous() || held.dimensions() != 1 || held.format() != c"B" {
+                return Ok(false);
+            }
+            // No Python code runs while the slice is alive.
+            verifier.verify(bytes_of(py, &held)?)
+        };
+        match outcome {
+            Ok(()) => Ok(true),
+            Err(fault) => {
+                let kwargs = PyDict::new(py);
+                kwargs.set_item("position", fault.position)?;
+                let error = self
+                    .error
+                    .bind(py)
+                    .call((self.name.as_str(), fault.reason), Some(&kwargs))?;
+                Err(PyErr::from_value(error))
+            }
+        }
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<native {}>", self.name)
+    }
+}
