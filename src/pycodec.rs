@@ -75,8 +75,15 @@ pub struct TableCodec {
     encode_slots: Option<(Py<PyAny>, Vec<isize>)>,
     /// Decoding into `cls` by filling its slots (per argument), not calling it.
     decode_slots: Option<Vec<isize>>,
+    /// Decoding into a plain dataclass: `object.__new__` and the attribute
+    /// names (per argument) its generated `__init__` would set.
+    decode_attributes: Option<(Py<PyAny>, Vec<Py<PyString>>)>,
     /// Buffers reused from call to call.
     scratch: Mutex<Scratch>,
+    /// The namespace of `flatstream._kernels`: `encode`/`decode` hand over to
+    /// the pure codec while its `TableCodec` is None, decided at each call
+    /// like every kernel (a dict lookup, cheaper than a module attribute).
+    kernels: Py<PyDict>,
 }
 
 /// The instance offsets of `__slots__` members `descriptors` of class `cls`,
@@ -428,6 +435,15 @@ impl TableCodec {
         Ok(absent.bind(py).clone())
     }
 
+    /// Whether `flatstream._kernels` selects the pure-Python twins now.
+    fn pure_selected(&self, py: Python<'_>) -> PyResult<bool> {
+        let selected = self
+            .kernels
+            .bind(py)
+            .get_item(pyo3::intern!(py, "TableCodec"))?;
+        Ok(selected.is_none_or(|kernel| kernel.is_none()))
+    }
+
     fn decode_one<'py>(
         &self,
         payload: &Bound<'py, PyAny>,
@@ -471,6 +487,15 @@ impl TableCodec {
                 return Ok(instance);
             }
         }
+        if let Some((object_new, names)) = &self.decode_attributes {
+            // The stores `cls(*args)` would make in its generated `__init__`,
+            // without running a Python frame for them.
+            let instance = object_new.bind(py).call1((cls,))?;
+            for ((index, absent), name) in self.args.iter().zip(names) {
+                instance.setattr(name.bind(py), self.arg_value(py, *index, absent, scratch)?)?;
+            }
+            return Ok(instance);
+        }
         let mut args = Vec::with_capacity(self.args.len());
         for (index, absent) in &self.args {
             args.push(self.arg_value(py, *index, absent, scratch)?);
@@ -497,7 +522,9 @@ impl TableCodec {
     /// (field index or -1, the value when absent). `encode_slots`: (a class,
     /// the member descriptors of the fields' `__slots__`) to read objects of
     /// exactly that class without `getattr`; `decode_slots`: the descriptors
-    /// of `cls`'s arguments when `cls(*args)` only stores them in those slots.
+    /// of `cls`'s arguments when `cls(*args)` only stores them in those slots;
+    /// `decode_attributes`: the argument names when `cls(*args)` only sets
+    /// each as an attribute (a plain dataclass).
     #[new]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -513,6 +540,7 @@ impl TableCodec {
         force_defaults: bool,
         encode_slots: Option<(Bound<'_, PyAny>, Vec<Bound<'_, PyAny>>)>,
         decode_slots: Option<Vec<Bound<'_, PyAny>>>,
+        decode_attributes: Option<Vec<Bound<'_, PyString>>>,
     ) -> PyResult<Self> {
         let py = cls.py();
         if fields.is_empty() || fields.len() > 64 {
@@ -610,6 +638,17 @@ impl TableCodec {
             }
             _ => None,
         };
+        let decode_attributes = match decode_attributes {
+            Some(names) if decode_slots.is_none() && names.len() == args.len() => {
+                let object_new = py
+                    .import("builtins")?
+                    .getattr("object")?
+                    .getattr("__new__")?;
+                let names = names.into_iter().map(|n| n.unbind()).collect();
+                Some((object_new.unbind(), names))
+            }
+            _ => None,
+        };
         let cls = cls.unbind();
         Ok(TableCodec {
             fields: out_fields,
@@ -629,12 +668,17 @@ impl TableCodec {
             counts,
             encode_slots,
             decode_slots,
+            decode_attributes,
             scratch: Mutex::new(Scratch::default()),
+            kernels: py.import("flatstream._kernels")?.dict().unbind(),
         })
     }
 
     /// encode(obj) -> bytes: the FlatBuffer the pure codec writes for `obj`.
     fn encode<'py>(&self, obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        if self.pure_selected(obj.py())? {
+            return self.pure_encode.bind(obj.py()).call1((obj,));
+        }
         match self.scratch.try_lock() {
             Ok(mut scratch) => self.encode_one(obj, &mut scratch.raws),
             Err(_) => self.encode_one(obj, &mut Vec::new()),
@@ -643,6 +687,9 @@ impl TableCodec {
 
     /// decode(payload) -> object: what the pure codec decodes `payload` into.
     fn decode<'py>(&self, payload: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        if self.pure_selected(payload.py())? {
+            return self.pure_decode.bind(payload.py()).call1((payload,));
+        }
         // try_lock: a decode reentered from Python code (an enum map, a
         // struct class) or another thread takes fresh buffers instead.
         match self.scratch.try_lock() {
@@ -651,11 +698,14 @@ impl TableCodec {
         }
     }
 
-    /// (encode reads slots directly, decode fills slots directly): which
-    /// fast paths the checks in the constructor allowed.
+    /// (encode reads slots directly, decode fills the instance directly):
+    /// which fast paths the checks in the constructor allowed.
     #[getter]
     fn fast_paths(&self) -> (bool, bool) {
-        (self.encode_slots.is_some(), self.decode_slots.is_some())
+        (
+            self.encode_slots.is_some(),
+            self.decode_slots.is_some() || self.decode_attributes.is_some(),
+        )
     }
 
     /// encode_many(objs) -> list of bytes.

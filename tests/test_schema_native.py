@@ -13,11 +13,12 @@ these run with the kernels native and pure (``conftest.kernel_mode``).
 from __future__ import annotations
 
 import array
+import dataclasses
 import io
 import math
 import mmap
 from pathlib import Path
-from typing import Any
+from typing import Any, List
 
 import numpy as np
 import pytest
@@ -350,7 +351,65 @@ def test_slot_fast_paths_and_other_objects(tmp_path: Path) -> None:
     assert both_encode(codec, unset) is EncodeError
     decoded = native.decode(expected)
     assert type(decoded) is codec.type and same_object(decoded, codec._pure_decode(expected))
-    assert fs.codec(TelemetryEvent).native.fast_paths == (False, False)  # a dataclass: getattr, cls(...)
+    # A plain dataclass: read with getattr, decoded by setting its attributes.
+    assert fs.codec(TelemetryEvent).native.fast_paths == (False, True)
+
+
+def test_dataclass_decode_sets_attributes_only_when_init_does_nothing_else() -> None:
+    """The native decoder sets a dataclass's attributes itself only when its
+    generated ``__init__`` would do exactly that; any class whose construction
+    does more (``__post_init__``, frozen, slots, custom ``__init__``) is called."""
+    calls: List[Any] = []
+
+    @fs.table(namespace="dc")
+    class Plain:
+        a: fs.u32 = 0
+        b: fs.f64 = 0.0
+
+    @fs.table(namespace="dc")
+    class Posted:
+        a: fs.u32 = 0
+        b: fs.f64 = 0.0
+
+        def __post_init__(self) -> None:
+            calls.append(self.a)
+
+    @fs.table(namespace="dc")
+    @dataclasses.dataclass(frozen=True)
+    class Frozen:
+        a: fs.u32 = 0
+        b: fs.f64 = 0.0
+
+    @fs.table(namespace="dc")
+    @dataclasses.dataclass(slots=True)
+    class Slotted:
+        a: fs.u32 = 0
+        b: fs.f64 = 0.0
+
+    @fs.table(namespace="dc")
+    class Custom:
+        a: fs.u32 = 0
+        b: fs.f64 = 0.0
+
+    def init(self: Any, a: int = 0, b: float = 0.0) -> None:
+        self.a, self.b = a * 2, b
+
+    Custom.__init__ = init  # type: ignore[method-assign]
+
+    expected = {Plain: (False, True), Posted: (False, False), Frozen: (False, False),
+                Slotted: (True, False), Custom: (False, False)}
+    for cls, paths in expected.items():
+        codec = fs.codec(cls)
+        if codec.native is None:
+            pytest.skip("no native extension")
+        assert codec.native.fast_paths == paths, cls
+        payload = codec.encode(cls(7, 0.5))
+        decoded = codec.decode(payload)
+        assert type(decoded) is cls
+        assert decoded == codec._pure_decode(payload)
+        assert codec.decode_many([payload, payload]) == [decoded, decoded]
+    assert fs.codec(Custom).decode(fs.codec(Custom).encode(Custom(7, 0.5))).a == 28
+    assert calls and set(calls) == {7}
 
 
 # -- batches and the stream ------------------------------------------------------------
@@ -405,18 +464,13 @@ def test_stream_round_trip(kernel_mode: str) -> None:
 
 
 def test_the_mode_is_chosen_at_call_time(kernel_mode: str) -> None:
-    from flatstream.schema._native import bind
+    """The native codec hands each call to the pure twins it was given while
+    ``_kernels.TableCodec`` is None, and runs itself otherwise."""
+    from flatstream.schema._native import bind, native_codec
+    from flatstream.schema.codecs import _compiler
 
+    codec = fs.codec(TelemetryEvent)
     calls = []
-
-    class Spy:
-        def encode(self, obj: Any) -> bytes:
-            calls.append("native")
-            return b"n"
-
-        def decode(self, payload: Any) -> Any:
-            calls.append("native")
-            return "n"
 
     def pure_encode(obj: Any) -> bytes:
         calls.append("pure")
@@ -426,9 +480,15 @@ def test_the_mode_is_chosen_at_call_time(kernel_mode: str) -> None:
         calls.append("pure")
         return "p"
 
-    encode, decode = bind(Spy(), pure_encode, pure_decode)
-    encode(1)
-    decode(b"")
-    expected = "pure" if kernel_mode == "python" else "native"
-    assert calls == [expected, expected]
+    compiler = _compiler(codec.schema, codec.force_defaults)
+    native = native_codec(compiler, codec.table, pure_encode, pure_decode, b"", codec.max_size)
+    if native is None:
+        pytest.skip("no native extension")
+    encode, decode = bind(native, pure_encode, pure_decode)
+    payload = codec._pure_encode(TelemetryEvent(1, 2, 3.0))
+    results = [encode(TelemetryEvent(1, 2, 3.0)), decode(payload)]
+    if kernel_mode == "python":
+        assert calls == ["pure", "pure"] and results == [b"p", "p"]
+    else:
+        assert calls == [] and results == [payload, TelemetryEvent(1, 2, 3.0)]
     assert (_kernels.TableCodec is None) == (kernel_mode == "python")

@@ -104,6 +104,7 @@ def native_codec(
         fields, cls, args, DecodeError, pure_encode, pure_decode, slots, ident, max_size,
         compiler.force_defaults, _encode_slots(cls, [item.fdef.name for item in items]),
         _decode_slots(cls, [name for name in _init_order(cls)]),
+        _decode_attributes(cls, [name for name in _init_order(cls)]),
     )
 
 
@@ -151,25 +152,47 @@ def _decode_slots(cls: Any, names: List[str]) -> Optional[List[Any]]:
     return _slot_descriptors(cls, names)
 
 
+def _decode_attributes(cls: Any, names: List[str]) -> Optional[List[str]]:
+    """For a plain dataclass whose generated ``__init__`` does nothing but
+    ``self.name = name`` for each argument: ``names``, which the native decoder
+    sets on ``object.__new__(cls)`` itself instead of calling the class (the
+    same attribute stores without a Python frame). None for anything else: a
+    ``__post_init__``, ``init=False`` fields, a frozen or slotted class, a
+    custom ``__new__``/``__setattr__``/metaclass or a hand-written ``__init__``."""
+    import dataclasses
+
+    params = cls.__dict__.get("__dataclass_params__")
+    init = cls.__dict__.get("__init__")
+    code = getattr(init, "__code__", None)
+    if (
+        params is None
+        or not params.init
+        or params.frozen
+        or type(cls) is not type
+        or cls.__new__ is not object.__new__
+        or cls.__setattr__ is not object.__setattr__
+        or hasattr(cls, "__post_init__")
+        or "__slots__" in cls.__dict__
+        or code is None
+        or code.co_filename != "<string>"
+        or getattr(init, "__qualname__", "") != f"{cls.__qualname__}.__init__"
+        or code.co_argcount != 1 + len(names)
+        or code.co_kwonlyargcount != 0
+        or code.co_varnames[1 : 1 + len(names)] != tuple(names)
+        or [f.name for f in dataclasses.fields(cls)] != names
+    ):
+        return None
+    return names
+
+
 def bind(
     native: Optional[Any], pure_encode: Callable[[Any], bytes], pure_decode: Callable[[Any], Any]
 ) -> Tuple[Callable[[Any], bytes], Callable[[Any], Any]]:
     """``encode`` and ``decode`` functions that run ``native`` unless the
-    kernels are the pure-Python twins at the time of the call."""
+    kernels are the pure-Python twins at the time of the call: the native
+    methods themselves, which look at ``_kernels.TableCodec`` on each call and
+    hand over to ``pure_encode``/``pure_decode`` while it is None (no Python
+    frame between the caller and the native codec)."""
     if native is None:
         return pure_encode, pure_decode
-    native_encode = native.encode
-    native_decode = native.decode
-    kernels = _kernels
-
-    def encode(obj: Any) -> bytes:
-        if kernels.TableCodec is None:
-            return pure_encode(obj)
-        return native_encode(obj)  # type: ignore[no-any-return]
-
-    def decode(payload: Any) -> Any:
-        if kernels.TableCodec is None:
-            return pure_decode(payload)
-        return native_decode(payload)
-
-    return encode, decode
+    return native.encode, native.decode
