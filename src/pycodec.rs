@@ -8,13 +8,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyValueError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 
 use crate::codec::{locate, plan, DoesNotFit, Field, Kind, Plan, Raw, Scalar, StructLayout};
+use crate::python::Borrowed;
 
 /// Plans kept per codec (one per set of present fields); past that, planned per call.
 const PLAN_CACHE_LIMIT: usize = 256;
@@ -205,40 +205,6 @@ fn raw_to_py<'py>(py: Python<'py>, raw: Raw) -> PyResult<Bound<'py, PyAny>> {
             Err(_) => (i as u64).into_pyobject(py)?.into_any(),
         },
     })
-}
-
-/// The bytes behind a payload, if it has the byte buffer protocol.
-enum Held<'py> {
-    Bytes(Bound<'py, PyBytes>),
-    Buffer(PyBuffer<u8>),
-}
-
-impl Held<'_> {
-    fn of<'py>(obj: &Bound<'py, PyAny>) -> Option<Held<'py>> {
-        if let Ok(b) = obj.cast_exact::<PyBytes>() {
-            return Some(Held::Bytes(b.clone()));
-        }
-        let buf = PyBuffer::<u8>::get(obj).ok()?;
-        buf.is_c_contiguous().then_some(Held::Buffer(buf))
-    }
-
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Held::Bytes(b) => b.as_bytes(),
-            Held::Buffer(b) => {
-                if b.len_bytes() == 0 {
-                    return &[];
-                }
-                // SAFETY: `PyBuffer::get` succeeded with item format "B" and the
-                // buffer is C-contiguous, so `buf_ptr()` points to `len_bytes()`
-                // initialised bytes, kept allocated and unresized while `b`
-                // holds the export. The slice is only used by `read_raws`, which
-                // runs no Python code (so nothing can write through another
-                // view meanwhile); Python objects are built after it returns.
-                unsafe { std::slice::from_raw_parts(b.buf_ptr() as *const u8, b.len_bytes()) }
-            }
-        }
-    }
 }
 
 impl TableCodec {
@@ -441,7 +407,7 @@ impl TableCodec {
             .kernels
             .bind(py)
             .get_item(pyo3::intern!(py, "TableCodec"))?;
-        Ok(selected.is_none_or(|kernel| kernel.is_none()))
+        Ok(selected.map_or(true, |kernel| kernel.is_none()))
     }
 
     fn decode_one<'py>(
@@ -450,10 +416,10 @@ impl TableCodec {
         scratch: &mut Scratch,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = payload.py();
-        let Some(held) = Held::of(payload) else {
+        let Some(held) = Borrowed::of(payload) else {
             return self.pure_decode.bind(py).call1((payload,));
         };
-        let result = self.read_raws(held.bytes(), scratch);
+        let result = self.read_raws(held.bytes(py), scratch);
         drop(held);
         if let Err(message) = result {
             let error = self

@@ -106,6 +106,13 @@ impl FrameView {
     fn slice<'a>(&'a self, py: Python<'a>) -> &'a [u8] {
         &self.storage.bytes(py)[self.start..self.start + self.len]
     }
+
+    /// The payload's bytes, or None once the view is released (for native
+    /// consumers such as the codecs, which then take the buffer-protocol path
+    /// and its error).
+    pub(crate) fn payload<'a>(&'a self, py: Python<'a>) -> Option<&'a [u8]> {
+        (!self.released.load(Ordering::Relaxed)).then(|| self.slice(py))
+    }
 }
 
 #[pymethods]

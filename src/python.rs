@@ -8,7 +8,7 @@ use pyo3::types::PyBytes;
 use crate::bulk::scan_all as scan_all_frames;
 use crate::checksum::Algorithm;
 use crate::frame::{frame_at, frame_size};
-use crate::pydecoder::borrow_buffer;
+use crate::pydecoder::{borrow_buffer, FrameView};
 use crate::scan::scan as scan_frames;
 
 /// Borrows the bytes behind a buffer-protocol object.
@@ -125,34 +125,53 @@ fn scan<'py>(
     ))
 }
 
-/// A payload borrowed from Python: `bytes` directly (no buffer export to
-/// allocate), anything else through the buffer protocol.
-enum Payload<'py> {
+/// The bytes of a Python object, borrowed for one call: `bytes` and a
+/// reader's `FrameView` are read in place (no buffer export to allocate),
+/// anything else through the byte buffer protocol.
+pub(crate) enum Borrowed<'py> {
     Bytes(Bound<'py, PyBytes>),
+    View(Bound<'py, FrameView>),
     Buffer(PyBuffer<u8>),
 }
 
-impl<'py> Payload<'py> {
-    fn of(py: Python<'py>, item: Bound<'py, PyAny>) -> PyResult<Self> {
-        if let Ok(bytes) = item.cast_exact::<PyBytes>() {
-            return Ok(Payload::Bytes(bytes.clone()));
+impl<'py> Borrowed<'py> {
+    /// None when `obj` has no C-contiguous byte buffer, or is a released view
+    /// (callers then take a path that raises the object's own error).
+    pub(crate) fn of(obj: &Bound<'py, PyAny>) -> Option<Self> {
+        if let Ok(bytes) = obj.cast_exact::<PyBytes>() {
+            return Some(Borrowed::Bytes(bytes.clone()));
         }
-        match borrow_buffer(&item) {
-            Ok(buffer) => Ok(Payload::Buffer(buffer)),
-            // Items wider than a byte (array('I'), numpy): frame their bytes.
-            Err(_) => Ok(Payload::Buffer(borrow_buffer(
-                &py.import("builtins")?
-                    .getattr("memoryview")?
-                    .call1((item,))?
-                    .call_method1("cast", ("B",))?,
-            )?)),
+        if let Ok(view) = obj.cast_exact::<FrameView>() {
+            if view.get().payload(obj.py()).is_some() {
+                return Some(Borrowed::View(view.clone()));
+            }
         }
+        borrow_buffer(obj).ok().map(Borrowed::Buffer)
     }
 
-    fn bytes<'a>(&'a self, py: Python<'a>) -> PyResult<&'a [u8]> {
+    /// Like `of`, but items wider than a byte (`array('I')`, numpy) lend their
+    /// bytes, and an object without a buffer raises its error.
+    fn any(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyResult<Self> {
+        if let Some(borrowed) = Borrowed::of(obj) {
+            return Ok(borrowed);
+        }
+        let bytes = py
+            .import("builtins")?
+            .getattr("memoryview")?
+            .call1((obj,))?
+            .call_method1("cast", ("B",))?;
+        Ok(Borrowed::Buffer(borrow_buffer(&bytes)?))
+    }
+
+    /// The bytes, valid while no Python code runs (which could release a view
+    /// or write through another export).
+    pub(crate) fn bytes<'a>(&'a self, py: Python<'a>) -> &'a [u8] {
         match self {
-            Payload::Bytes(b) => Ok(b.as_bytes()),
-            Payload::Buffer(b) => bytes_of(py, b),
+            Borrowed::Bytes(b) => b.as_bytes(),
+            // Checked unreleased in `of`.
+            Borrowed::View(v) => v.get().payload(py).unwrap_or_default(),
+            // Checked C-contiguous in `borrow_buffer`.
+            Borrowed::Buffer(b) => bytes_of(py, b).unwrap_or_default(),
         }
     }
 }
@@ -176,8 +195,8 @@ fn frame_many<'py>(
     let mut items = Vec::new();
     let mut total = 0usize;
     for (index, item) in payloads.try_iter()?.enumerate() {
-        let payload = Payload::of(py, item?)?;
-        let len = payload.bytes(py)?.len();
+        let payload = Borrowed::any(py, &item?)?;
+        let len = payload.bytes(py).len();
         if len as u64 > max_len {
             return Ok((None, Some(index)));
         }
@@ -186,7 +205,7 @@ fn frame_many<'py>(
     }
     let mut slices = Vec::with_capacity(items.len());
     for item in &items {
-        slices.push(item.bytes(py)?);
+        slices.push(item.bytes(py));
     }
     let out = PyBytes::new_with(py, total, |out| {
         let mut at = 0;

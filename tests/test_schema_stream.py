@@ -159,3 +159,22 @@ def test_max_size_holds_for_tables_of_scalars_in_every_path() -> None:
     with pytest.raises(fs.EncodeError):
         small.encode_many([event])
     assert schema.codec(max_size=48).encode(event) == schema.codec().encode(event)
+
+
+def test_codecs_read_views_in_place_and_refuse_released_ones() -> None:
+    """A codec decodes a reader's payload view where it lies; once a streaming
+    reader moves on, the view is released and decoding it raises the view's
+    own error (in both kernel modes), never stale bytes."""
+    data = write_events(EVENTS[:3])
+    codec = fs.codec(TelemetryEvent)
+    reader = fs.StreamReader(io.BufferedReader(io.BytesIO(data)))  # streaming: views are released
+    first = reader.read_message()
+    assert first is not None
+    assert codec.decode(first) == EVENTS[0] and codec.decode_many([first]) == [EVENTS[0]]
+    assert reader.read_message() is not None
+    with pytest.raises(ValueError, match="released"):
+        codec.decode(first)
+    with pytest.raises(ValueError, match="released"):
+        codec.decode_many([first])
+    views = list(fs.StreamReader(data))  # over bytes: views stay valid
+    assert codec.decode_many(views) == EVENTS[:3]
