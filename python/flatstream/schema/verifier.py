@@ -786,6 +786,10 @@ def verify(
 _UNBUILT: Any = object()
 
 
+def _not_native(payload: Any) -> bool:
+    return False
+
+
 class SchemaVerifier:
     """A validator (``name``, ``validate(payload)``) that verifies each payload
     against a table of a schema; attach it to a framer or deframer with
@@ -818,6 +822,9 @@ class SchemaVerifier:
         self._compiler = _compiler(schema, self.options)
         self._check = self._compiler.root(definition.name, file_identifier)
         self._twin: Any = _UNBUILT
+        # The twin's `verify` once built (`_first_native` builds it), or
+        # `_not_native` where there is no twin: one call in `validate`.
+        self._verify_native: Callable[[Any], bool] = self._first_native
 
     @property
     def native(self) -> Any:
@@ -828,17 +835,19 @@ class SchemaVerifier:
             return None
         if self._twin is _UNBUILT:
             self._twin = self._compiler.native(self.table.name, self.options.file_identifier)
+            self._verify_native = _not_native if self._twin is None else self._twin.verify
         return self._twin
+
+    def _first_native(self, payload: Any) -> bool:
+        twin = self.native
+        return twin is not None and twin.verify(payload)  # type: ignore[no-any-return]
 
     def validate(self, payload: Any) -> None:
         """Return if ``payload`` is a valid buffer; raise :class:`VerificationError` if not."""
-        if _kernels.SchemaVerifier is not None:
-            twin = self._twin
-            if twin is _UNBUILT:
-                twin = self.native
-            # False: not a flat byte buffer; the pure checks answer for it.
-            if twin is not None and twin.verify(payload):
-                return
+        # The twin raises the same VerificationError; False: not a flat byte
+        # buffer (or no twin), so the pure checks answer.
+        if _kernels.SchemaVerifier is not None and self._verify_native(payload):
+            return
         try:
             self._check(payload)
         except _Fault as fault:
