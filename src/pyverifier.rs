@@ -7,12 +7,11 @@
 //! False (an object that is not a flat byte buffer: the pure twin decides what
 //! such an object gets, so both twins answer alike).
 
-use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::PyDict;
 
-use crate::python::bytes_of;
+use crate::python::Borrowed;
 use crate::verifier::{Field, Kind, Options, Root, Table, Verifier};
 
 /// Verified with the GIL released: `bytes` (immutable) of at least this size.
@@ -78,7 +77,7 @@ fn root(tuple: RootTuple) -> PyResult<Root> {
 /// `verify(buffer)` returns True for a valid buffer of `roots[0]`'s table,
 /// raises `error(name, reason, position=...)` for an invalid one, and returns
 /// False for an object that is not a C-contiguous one-dimensional buffer of
-/// unsigned bytes (the caller asks the pure twin).
+/// unsigned bytes, or a released view (the caller asks the pure twin).
 #[pyclass(module = "flatstream._native", name = "SchemaVerifier", frozen)]
 pub struct SchemaVerifier {
     verifier: Verifier,
@@ -130,25 +129,23 @@ impl SchemaVerifier {
     /// False if `buffer` is not a flat byte buffer.
     fn verify(&self, py: Python<'_>, buffer: &Bound<'_, PyAny>) -> PyResult<bool> {
         let verifier = &self.verifier;
-        let outcome = if let Ok(bytes) = buffer.cast_exact::<PyBytes>() {
-            let data = bytes.as_bytes();
-            if data.len() >= DETACH_MIN {
-                // `bytes` cannot change, and `buffer` keeps it alive.
-                py.detach(|| verifier.verify(data))
-            } else {
-                verifier.verify(data)
-            }
-        } else {
-            let Ok(held) = PyBuffer::<u8>::get(buffer) else {
-                return Ok(false);
-            };
+        let Some(borrowed) = Borrowed::of(buffer) else {
+            return Ok(false);
+        };
+        if let Borrowed::Buffer(held) = &borrowed {
             // What the pure checks see as a sequence of byte values (len,
             // indexing, slicing) only for such buffers.
-            if !held.is_c_contiguous() || held.dimensions() != 1 || held.format() != c"B" {
+            if held.dimensions() != 1 || held.format() != c"B" {
                 return Ok(false);
             }
-            // No Python code runs while the slice is alive.
-            verifier.verify(bytes_of(py, &held)?)
+        }
+        // No Python code runs while the slice is alive.
+        let data = borrowed.bytes(py);
+        let outcome = if matches!(borrowed, Borrowed::Bytes(_)) && data.len() >= DETACH_MIN {
+            // `bytes` cannot change, and `buffer` keeps it alive.
+            py.detach(|| verifier.verify(data))
+        } else {
+            verifier.verify(data)
         };
         match outcome {
             Ok(()) => Ok(true),

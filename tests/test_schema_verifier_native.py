@@ -417,11 +417,21 @@ def test_every_kind_of_buffer_object(tmp_path: Path, kernel_mode: str) -> None:
         assert caught.value.reason == pure_outcome(validator, mapped)[1]  # type: ignore[index]
         del goods, good
         whole.release()
-    reader = fs.StreamReader(io.BytesIO(struct.pack("<I", len(payload)) + payload))
+    frame = struct.pack("<I", len(payload)) + payload
+    reader = fs.StreamReader(io.BytesIO(frame + frame))
     view = reader.read_message()
     validator.validate(view)
     if kernel_mode == "native":
         assert type(view).__name__ == "FrameView" and validator.native.verify(view) is True
+    assert reader.read_message() is not None
+    # The reader moved on: the stale view is refused alike, with its own error.
+    stale = pure_outcome(validator, view)
+    assert stale is not None and "released" in stale[1]
+    if kernel_mode == "native":
+        assert validator.native.verify(view) is False
+    with pytest.raises(fs.VerificationError) as caught:
+        validator.validate(view)
+    assert caught.value.reason == stale[1]
     others: List[Any] = [
         "text", 7, None, memoryview(payload)[::2], memoryview(payload).cast("B", (2, len(payload) // 2)),
         array.array("I", payload), memoryview(payload).cast("c"), array.array("b", payload),
