@@ -3,7 +3,7 @@
 #
 #   scripts/fuzz.sh [target|all|rust|python] [seconds]
 #
-# Rust kernels (cargo-fuzz / libFuzzer): scan_any, frame_roundtrip, checksum
+# Rust kernels (cargo-fuzz / libFuzzer): scan_any, frame_roundtrip, checksum, verifier
 # Python paths (atheris / libFuzzer):    decoder, validator, recover, codec
 #
 # Runs one target, or each in turn, for `seconds` (default 600) of wall clock.
@@ -26,7 +26,7 @@ CARGO_FUZZ_VERSION=0.13.2
 ATHERIS_VERSION=3.0.0 # keep equal to the `fuzz` extra in pyproject.toml
 export RUSTC_BOOTSTRAP=1
 
-RUST_TARGETS=(scan_any frame_roundtrip checksum)
+RUST_TARGETS=(scan_any frame_roundtrip checksum verifier)
 PYTHON_TARGETS=(decoder validator recover codec)
 
 what=${1:-all}
