@@ -1,9 +1,9 @@
 //! PyO3 bindings of the kernels. Signatures mirror `flatstream/_kernels/pure.py`.
 
 use pyo3::buffer::PyBuffer;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyList};
 
 use crate::bulk::scan_all as scan_all_frames;
 use crate::checksum::Algorithm;
@@ -176,6 +176,9 @@ impl<'py> Borrowed<'py> {
     }
 }
 
+/// (frames, None), or (None, index of the first payload over the limit).
+type FrameManyResult<'py> = (Option<Bound<'py, PyBytes>>, Option<usize>);
+
 /// frame_many(payloads, width, algorithm, max_len) -> (bytes, None), or
 /// (None, index) when payload `index` is longer than `max_len`: every payload
 /// framed, back to back, in one buffer written in place.
@@ -186,12 +189,17 @@ fn frame_many<'py>(
     width: usize,
     algorithm_name: &str,
     max_len: u64,
-) -> PyResult<(Option<Bound<'py, PyBytes>>, Option<usize>)> {
+) -> PyResult<FrameManyResult<'py>> {
     let algo = algorithm(algorithm_name)?;
     if algo.width() != width {
         return Err(PyValueError::new_err("width does not match the algorithm"));
     }
     let max_len = max_len.min(u64::from(u32::MAX));
+    if let Ok(list) = payloads.cast_exact::<PyList>() {
+        if let Some(framed) = frame_bytes_list(list, width, algo, max_len)? {
+            return Ok(framed);
+        }
+    }
     let mut items = Vec::new();
     let mut total = 0usize;
     for (index, item) in payloads.try_iter()?.enumerate() {
@@ -215,6 +223,88 @@ fn frame_many<'py>(
         Ok(())
     })?;
     Ok((Some(out), None))
+}
+
+/// `frame_many` of a list of `bytes` (the usual batch), read straight from
+/// the list in two passes instead of keeping a borrow per item; None when an
+/// item is anything else.
+fn frame_bytes_list<'py>(
+    list: &Bound<'py, PyList>,
+    width: usize,
+    algo: Algorithm,
+    max_len: u64,
+) -> PyResult<Option<FrameManyResult<'py>>> {
+    let mut total = 0usize;
+    for (index, item) in list.iter().enumerate() {
+        let Ok(bytes) = item.cast_exact::<PyBytes>() else {
+            return Ok(None);
+        };
+        let len = bytes.as_bytes().len();
+        if len as u64 > max_len {
+            return Ok(Some((None, Some(index))));
+        }
+        total += frame_size(len, width);
+    }
+    // No Python code runs between the passes (the GIL is held throughout),
+    // so the list holds the same `bytes` in the second pass; checked anyway.
+    let out = PyBytes::new_with(list.py(), total, |out| {
+        let mut at = 0;
+        for item in list.iter() {
+            let bytes = item.cast_exact::<PyBytes>()?.as_bytes();
+            if at + frame_size(bytes.len(), width) > out.len() {
+                return Err(PyRuntimeError::new_err(
+                    "the list changed while it was framed",
+                ));
+            }
+            at += frame_at(&mut out[at..], bytes, width, algo.compute(bytes));
+        }
+        Ok(())
+    })?;
+    Ok(Some((Some(out), None)))
+}
+
+/// FrameEncoder(width, algorithm, max_len): frames one payload per call, for
+/// writers that hand each message to the sink as it comes (the per-call work
+/// of `frame_many` without its sequence and tuple).
+#[pyclass(module = "flatstream._native", name = "FrameEncoder", frozen)]
+struct FrameEncoder {
+    algo: Algorithm,
+    max_len: u64,
+}
+
+#[pymethods]
+impl FrameEncoder {
+    #[new]
+    fn new(width: usize, algorithm_name: &str, max_len: u64) -> PyResult<Self> {
+        let algo = algorithm(algorithm_name)?;
+        if algo.width() != width {
+            return Err(PyValueError::new_err("width does not match the algorithm"));
+        }
+        Ok(FrameEncoder {
+            algo,
+            max_len: max_len.min(u64::from(u32::MAX)),
+        })
+    }
+
+    /// encode(payload) -> bytes: one frame; None when the payload is longer
+    /// than `max_len` (the caller raises its usual error).
+    fn encode<'py>(
+        &self,
+        py: Python<'py>,
+        payload: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let payload = Borrowed::any(py, payload)?;
+        let bytes = payload.bytes(py);
+        if bytes.len() as u64 > self.max_len {
+            return Ok(None);
+        }
+        let width = self.algo.width();
+        let frame = PyBytes::new_with(py, frame_size(bytes.len(), width), |out| {
+            frame_at(out, bytes, width, self.algo.compute(bytes));
+            Ok(())
+        })?;
+        Ok(Some(frame))
+    }
 }
 
 type ScanAllTuple<'py> = (
@@ -314,6 +404,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(checksum, m)?)?;
     m.add_function(wrap_pyfunction!(scan, m)?)?;
     m.add_function(wrap_pyfunction!(frame_many, m)?)?;
+    m.add_class::<FrameEncoder>()?;
     m.add_function(wrap_pyfunction!(scan_all, m)?)?;
     m.add_class::<crate::pydecoder::FrameDecoder>()?;
     m.add_class::<crate::pydecoder::FrameView>()?;

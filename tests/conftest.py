@@ -15,7 +15,9 @@ MODES = ["native", "python"] if _kernels.native is not None else ["python"]
 @pytest.fixture(params=MODES, autouse=True)
 def kernel_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     source = _kernels.native if request.param == "native" else _kernels.pure
-    for name in ("checksum", "scan", "frame_many", "scan_all", "TableCodec", "SchemaVerifier"):
+    for name in (
+        "checksum", "scan", "frame_many", "FrameEncoder", "scan_all", "TableCodec", "SchemaVerifier"
+    ):
         monkeypatch.setattr(_kernels, name, getattr(source, name))
     decoder = _kernels.native.FrameDecoder if request.param == "native" else PyFrameDecoder
     monkeypatch.setattr(_kernels, "FrameDecoder", decoder)

@@ -28,17 +28,28 @@ def read_some(read: Callable[[int], Any], size: int) -> Any:
         return data
 
 
-def write_all(write: Callable[[Any], Optional[int]], data: Any) -> None:
-    """Write every byte of ``data``, continuing short writes and retrying interrupts."""
+#: ``write_all``'s ``first`` when the caller made no write yet (or its first
+#: one was interrupted).
+NOT_WRITTEN: Any = object()
+
+
+def write_all(write: Callable[[Any], Optional[int]], data: Any, first: Any = NOT_WRITTEN) -> None:
+    """Write every byte of ``data``, continuing short writes and retrying interrupts.
+
+    ``first`` is what a ``write(data)`` the caller already made returned, so
+    a caller can make the common single write itself and come here only for
+    the rest."""
     view: Optional[memoryview] = None
     total = len(data)
     done = 0
+    written = first
     while True:
-        chunk = data if view is None else view[done:]
-        try:
-            written = write(chunk)
-        except InterruptedError:
-            continue
+        if written is NOT_WRITTEN:
+            chunk = data if view is None else view[done:]
+            try:
+                written = write(chunk)
+            except InterruptedError:
+                continue
         if written is None:
             # A buffered sink returns None after writing everything; a
             # non-blocking raw one returns None after writing nothing, but
@@ -47,7 +58,8 @@ def write_all(write: Callable[[Any], Optional[int]], data: Any) -> None:
         done += written
         if done >= total:
             return
-        if written == 0 and done < total:
+        if written == 0:
             raise OSError(errno.EIO, f"the sink accepted 0 of {total - done} remaining bytes")
         if view is None:
             view = memoryview(data).cast("B") if not isinstance(data, memoryview) else data
+        written = NOT_WRITTEN

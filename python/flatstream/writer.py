@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional
 import flatbuffers
 
 from . import _kernels
-from ._io import write_all
+from ._io import NOT_WRITTEN, write_all
 from .framing import DefaultFramer, Framer, byte_view
 from .memory import BASELINE_CAPACITY, MemoryPolicy, ReclamationInfo
 
@@ -62,7 +62,7 @@ class StreamWriter:
         builder_capacity: int = BASELINE_CAPACITY,
         close_sink: bool = False,
     ) -> None:
-        self.framer: Framer = framer if framer is not None else DefaultFramer()
+        self.framer = framer if framer is not None else DefaultFramer()
         self._sink = sink
         self._write = sink.write
         self._close_sink = close_sink
@@ -75,6 +75,21 @@ class StreamWriter:
         #: Frames and bytes (headers included) handed to the sink so far.
         self.frames_written = 0
         self.bytes_written = 0
+
+    @property
+    def framer(self) -> Framer:
+        """The framing strategy (checksum, limit, adapters) of every frame."""
+        return self._framer
+
+    @framer.setter
+    def framer(self, framer: Framer) -> None:
+        self._framer = framer
+        # Without adapters, one kernel call checks and frames each message.
+        self._frame_one: Optional[Callable[[Any], Optional[bytes]]] = (
+            _kernels.FrameEncoder(framer.checksum.width, framer.checksum.name, framer.limit).encode
+            if framer.plain
+            else None
+        )
 
     # -- simple mode -----------------------------------------------------
 
@@ -152,22 +167,25 @@ class StreamWriter:
 
     def write_payload(self, data: Any) -> None:
         """Frame ``data`` (any bytes-like object) as is."""
+        frame_one = self._frame_one
+        if (
+            frame_one is not None
+            and (type(data) is bytes or type(data) is memoryview)
+            and len(data) < _JOIN_BELOW
+            and self._failed is None
+            and not self.closed
+        ):
+            # The common capture case: a small payload, framed in one call.
+            frame = frame_one(data)
+            if frame is not None:
+                self._put(frame)
+                self.frames_written += 1
+                self.bytes_written += len(frame)
+                return
         self._check_open()
         framer = self.framer
-        if type(data) is bytes and len(data) < _JOIN_BELOW and framer.plain:
-            # The common capture case: one kernel call checks and frames.
-            frame, _ = _kernels.frame_many(
-                (data,), framer.checksum.width, framer.checksum.name, framer.limit
-            )
-            if frame is None:
-                framer.check(data)  # raises the usual InvalidFrame
-                raise AssertionError("the kernel and check() disagree on the limit")
-            self._put(frame)
-            self.frames_written += 1
-            self.bytes_written += len(frame)
-            return
         data = byte_view(data)
-        framer.check(data)
+        framer.check(data)  # raises InvalidFrame past the limit
         header = framer.header(data)
         size = len(data)
         if size < _JOIN_BELOW:
@@ -249,7 +267,13 @@ class StreamWriter:
 
     def _put(self, data: Any) -> None:
         try:
-            write_all(self._write, data)
+            try:
+                written = self._write(data)
+            except InterruptedError:
+                written = NOT_WRITTEN
+            # The usual outcome, everything written, needs nothing more.
+            if written is NOT_WRITTEN or (written is not None and written < len(data)):
+                write_all(self._write, data, written)
         except BaseException as exc:
             self._failed = exc
             raise

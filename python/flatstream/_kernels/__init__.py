@@ -6,8 +6,10 @@ Both implement the same three functions with the same signatures and results:
     A built-in checksum of a bytes-like object.
 ``scan(data, start, width, verify, max_frame_len, max_frames) -> ScanResult``
     Frame boundaries in ``data[start:]`` (see :mod:`flatstream._kernels.pure`).
-``frame_many(payloads, width, algorithm) -> bytes``
+``frame_many(payloads, width, algorithm, max_len) -> (bytes, None)``
     Every payload framed, back to back, in one buffer.
+``FrameEncoder(width, algorithm, max_len).encode(payload) -> bytes``
+    One payload framed per call (a writer's per-message path).
 ``scan_all(data, start, width, verify, max_frame_len, threads, collect)``
     Every frame of a whole buffer, optionally with its index; the native
     kernel releases the GIL over immutable buffers and verifies on threads.
@@ -57,12 +59,14 @@ if native is None:
     checksum = pure.checksum
     scan = pure.scan
     frame_many = pure.frame_many
+    FrameEncoder: Any = pure.FrameEncoder
     scan_all = pure.scan_all
 else:
     IMPLEMENTATION = "native"
     checksum = native.checksum
     scan = native.scan
     frame_many = native.frame_many
+    FrameEncoder = native.FrameEncoder
     scan_all = native.scan_all
 
 # The decoder twin lives with the decoder concept; imported last because it
@@ -84,6 +88,7 @@ __all__ = [
     "checksum",
     "scan",
     "frame_many",
+    "FrameEncoder",
     "scan_all",
     "FrameDecoder",
     "TableCodec",

@@ -137,6 +137,28 @@ def frame_many(
     return b"".join(parts), None
 
 
+class FrameEncoder:
+    """Frames one payload per call with ``algorithm``: ``encode(payload)``
+    returns the frame as bytes, or None when the payload is longer than
+    ``max_len``."""
+
+    __slots__ = ("_width", "_compute", "_max_len")
+
+    def __init__(self, width: int, algorithm: str, max_len: int) -> None:
+        algo_width, self._compute = _algorithm(algorithm)
+        if algo_width != width:
+            raise ValueError("width does not match the algorithm")
+        self._width = width
+        self._max_len = min(max_len, 0xFFFFFFFF)
+
+    def encode(self, payload: Any) -> Optional[bytes]:
+        view = _bytes_view(payload)
+        if len(view) > self._max_len:
+            return None
+        checksum = self._compute(view).to_bytes(self._width, "little")
+        return b"".join((LENGTH.pack(len(view)), checksum, view))
+
+
 def scan_all(
     data: Any,
     start: int,
