@@ -214,7 +214,7 @@ def test_builtin_checksums_pickle_to_themselves() -> None:
         assert pickle.loads(pickle.dumps(checksum)) is checksum
 
 
-CUSTOM_WIDTHS = [0, 1, 2, 3, 5, 8]
+CUSTOM_WIDTHS = list(range(9))  # every width the format allows
 
 
 @pytest.mark.parametrize("width", CUSTOM_WIDTHS)
@@ -261,3 +261,37 @@ def test_custom_checksum_mismatch(width: int) -> None:
     with pytest.raises(fs.ChecksumMismatch):
         fs.recover(bytes(stream), fs.ChecksumDeframer(checksum))
 
+
+
+class WideValue:
+    """A custom checksum whose compute() returns a full 64-bit value whatever
+    its field's width (a crc32 or xxh64 squeezed into fewer bytes)."""
+
+    def __init__(self, width: int) -> None:
+        self.name, self.width = f"wide-{width}", width
+
+    def compute(self, data: Any) -> int:
+        return CustomChecksum(8).compute(data) | (1 << 63)  # always past 8 * width bits
+
+
+@pytest.mark.parametrize("width", [1, 3, 7])
+def test_custom_checksum_values_are_kept_to_the_field_width(width: int) -> None:
+    """The stored value is compute() & (2**(8*width) - 1), as the Rust crate's
+    cast to the field does, and the reader compares it the same way."""
+    checksum = WideValue(width)
+    payloads = [b"", b"masked", bytes(range(40))]
+    stream = fs.ChecksumFramer(checksum).frame_many(payloads)
+    mask = (1 << (8 * width)) - 1
+    pos = 0
+    for payload in payloads:
+        stored = int.from_bytes(stream[pos + 4 : pos + 4 + width], "little")
+        assert stored == checksum.compute(payload) & mask
+        pos += 4 + width + len(payload)
+    assert pos == len(stream)
+    deframer = fs.ChecksumDeframer(checksum)
+    for source in (stream, io.BytesIO(stream), TrickleSource(stream, step=2)):
+        assert read_all(fs.StreamReader(source, deframer)) == (payloads, None)
+    damaged = bytearray(stream)
+    damaged[-1] ^= 0x10
+    got, error = read_all(fs.StreamReader(bytes(damaged), deframer))
+    assert got == payloads[:2] and isinstance(error, fs.ChecksumMismatch)
