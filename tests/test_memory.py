@@ -187,3 +187,41 @@ def test_a_policy_over_a_buffer_source_has_nothing_to_reclaim() -> None:
     views = list(fs.StreamReader(stream, memory_policy=policy))
     assert [bytes(v) for v in views] == BURST
     assert all(info.capacity_before == info.capacity_after == 0 for info in infos)
+
+
+# -- the defaults are the Rust crate's -------------------------------------------
+
+
+def test_policy_defaults_are_the_rust_crates() -> None:
+    adaptive = fs.AdaptiveWatermarkPolicy()
+    assert (adaptive.shrink_multiple, adaptive.messages_to_wait, adaptive.cooldown) == (4, 5, None)
+    # a capacity of exactly 4x the message counts; the fifth such message in a row resets
+    assert _decisions(adaptive, [(100, 400)] * 5) == [None] * 4 + [Reason.MESSAGE_COUNT]
+    assert _decisions(adaptive, [(100, 399)] * 10) == [None] * 10
+
+    threshold = fs.SizeThresholdPolicy()
+    assert (threshold.grow_above_bytes, threshold.shrink_below_bytes) == (1 << 20, 1 << 10)
+    assert threshold.messages_to_wait == 8
+    large, small = ((1 << 20) + 1, 0), ((1 << 10) - 1, 0)
+    assert _decisions(threshold, [large] + [small] * 8) == [None] * 8 + [Reason.SIZE_THRESHOLD]
+    # exactly 1 MiB is not above, exactly 1 KiB is not below
+    assert _decisions(threshold, [(1 << 20, 0)] + [small] * 8) == [None] * 9
+    assert _decisions(threshold, [large] + [(1 << 10, 0)] * 8) == [None] * 9
+
+
+def test_the_writer_builder_baseline_is_16_kib() -> None:
+    assert memory.BASELINE_CAPACITY == 16 * 1024
+    infos: List[fs.ReclamationInfo] = []
+    writer = fs.StreamWriter(
+        io.BytesIO(), memory_policy=fs.AdaptiveWatermarkPolicy(on_reclaim=infos.append)
+    )
+    assert len(writer.builder.Bytes) == 16 * 1024
+    writer.write("x" * 100_000)  # the builder grows past 100 KB
+    grown = writer.builder
+    for _ in range(4):
+        writer.write("s")
+    assert infos == [] and writer.builder is grown  # four over-provisioned messages: not yet
+    writer.write("s")
+    assert [info.reason for info in infos] == [Reason.MESSAGE_COUNT]
+    assert infos[0].capacity_before >= 100_000
+    assert infos[0].capacity_after == 16 * 1024 == len(writer.builder.Bytes)
