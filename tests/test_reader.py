@@ -300,6 +300,73 @@ def test_a_held_view_goes_stale_over_a_file_like(kind: str) -> None:
         reader.close()
 
 
+@pytest.mark.parametrize("how", ["iteration", "messages", "process_all", "typed"])
+def test_views_handed_out_by_the_loops_go_stale_too(how: str) -> None:
+    """The loops (in native mode the decoder itself, no Python per frame)
+    retire each payload when they advance, as read_message does."""
+    payloads = [b"first", b"second", b"third"]
+    stream = reference_stream(payloads, "crc32")
+    reader = fs.StreamReader(io.BytesIO(stream), fs.ChecksumDeframer("crc32"))
+    held: List[Any] = []
+    if how == "iteration":
+        for payload in reader:
+            held.append(payload)
+    elif how == "messages":
+        held.extend(reader.messages())
+    elif how == "process_all":
+        assert reader.process_all(held.append) == 3
+    else:
+
+        class Holder:
+            @staticmethod
+            def decode(payload: Any) -> Any:
+                return payload
+
+        held.extend(reader.typed_messages(Holder))
+    assert len(held) == 3
+    for stale in held[:-1]:
+        with pytest.raises(ValueError):
+            bytes(stale)
+    assert bytes(held[-1]) == b"third"  # nothing has advanced past the last one
+
+
+class CountingSource(TrickleSource):
+    """A file-like that gives whatever is asked and counts the calls."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data, step=1 << 30)
+        self.sizes: List[int] = []
+
+    def read(self, n: int = -1) -> bytes:
+        self.sizes.append(n)
+        return super().read(n)
+
+
+def test_the_streaming_reader_reads_large_chunks_and_scans_many_frames_at_once(
+    kernel_mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payloads = [b"m%04d" % i for i in range(5000)]  # 5,000 frames, about 65 KB
+    stream = reference_stream(payloads, "crc32c")
+    scans: List[int] = []
+    if kernel_mode == "python":
+        # the pure decoder calls the scan kernel through _kernels: count those calls
+        from flatstream import _kernels
+
+        scan = _kernels.scan
+
+        def counting_scan(*args: Any) -> Any:
+            scans.append(1)
+            return scan(*args)
+
+        monkeypatch.setattr(_kernels, "scan", counting_scan)
+    source = CountingSource(stream)
+    assert read_all(fs.StreamReader(source, fs.ChecksumDeframer("crc32c"))) == (payloads, None)
+    assert min(source.sizes) >= 64 * 1024  # large reads, not one per header or payload
+    assert len(source.sizes) <= 3  # the whole stream, then the end
+    if kernel_mode == "python":
+        assert 1 <= len(scans) <= 4  # 5,000 frames found by a few scan calls
+
+
 def test_views_over_bytes_and_mmap_are_slices_that_stay_valid() -> None:
     stream = reference_stream(PAYLOADS, "xxh3_64")
     deframer = fs.ChecksumDeframer("xxh3_64")
