@@ -362,3 +362,18 @@ def test_table_root_validator_in_a_stream(generated: Dict[str, Any]) -> None:
     with pytest.raises(fs.ValidationFailed):
         writer.write_payload(events[3])
     assert sink.getvalue() == b""
+
+
+def test_validators_keep_the_rust_crates_defaults_and_names() -> None:
+    validator = fs.TableRootValidator()
+    assert (validator.max_depth, validator.max_tables) == (64, 1_000_000)
+    assert validator.name == "TableRootValidator"
+    custom = fs.TableRootValidator(max_depth=3, max_tables=10)
+    assert (custom.max_depth, custom.max_tables) == (3, 10)
+    with pytest.raises(ValueError):
+        fs.TableRootValidator(max_tables=0)
+    sized = fs.SizeValidator()
+    assert (sized.min_len, sized.max_len, sized.name) == (0, None, "SizeValidator")
+    assert fs.TypedValidator(lambda p: True, "mine").name == "mine"
+    for validator in (fs.NoValidator(), sized, fs.CompositeValidator(), validator):
+        assert isinstance(validator, fs.Validator)
