@@ -37,6 +37,15 @@ def test_demo_writes_replays_and_recovers(tmp_path: Path) -> None:
     assert any("replayed" in line for line in lines)
 
 
+def test_demo_says_which_kernels_did_the_work(tmp_path: Path, kernel_mode: str) -> None:
+    """The bulk-verify line names the scan that ran: the pure twin under
+    FLATSTREAM_PURE_PYTHON=1 (or without the extension) is not "native"."""
+    lines: list = []
+    run(300, path=tmp_path / "demo.fs", progress=False, echo=lines.append)
+    (bulk,) = [line for line in lines if line.startswith("bulk verify")]
+    assert f"{kernel_mode} scan over mmap" in bulk, bulk
+
+
 def test_demo_command_runs_as_a_module() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "flatstream", "demo", "--events", "1000", "--no-progress"],

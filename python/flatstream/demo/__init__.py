@@ -69,6 +69,8 @@ class DemoReport:
     verified: int
     sample: List[Event]
     recovered_frames: int
+    #: "native" or "python": the kernels that did the work.
+    kernels: str
 
     def lines(self) -> List[str]:
         mb = self.file_bytes / 1e6
@@ -80,7 +82,7 @@ class DemoReport:
             f"{self.replay_seconds:.2f} s ({self.replayed / self.replay_seconds:,.0f} events/s)",
             f"bulk verify  {self.verified:,} frames in {self.verify_seconds:.3f} s "
             f"({self.verified / self.verify_seconds:,.0f} frames/s, "
-            f"{mb / self.verify_seconds:,.0f} MB/s, native scan over mmap)",
+            f"{mb / self.verify_seconds:,.0f} MB/s, {self.kernels} scan over mmap)",
             "decoded with the official FlatBuffers runtime (flatc-generated classes):",
             *(
                 f"  device {e.device_id:>3}  t={e.timestamp}  value={e.value:.2f}"
@@ -162,6 +164,7 @@ def run(
         verified=summary.frames,
         sample=sample,
         recovered_frames=report.frames,
+        kernels=fs._kernels.IMPLEMENTATION,
     )
     for line in result.lines():
         echo(line)
