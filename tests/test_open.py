@@ -110,3 +110,21 @@ def test_a_writer_error_inside_with_still_closes(tmp_path: Path) -> None:
             writer.write_payload(b"kept")
             raise RuntimeError("user code failed")
     assert _read(path) == ([b"kept"], None)
+
+
+def test_max_frame_len_also_bounds_an_explicit_deframer(tmp_path: Path) -> None:
+    """max_frame_len is a safety limit: it applies to a deframer you pass, as
+    it does to a framer you pass, never silently dropped."""
+    path = tmp_path / "bounded.bin"
+    with fs.open(path, "wb", checksum="crc16") as writer:
+        writer.write_many([b"ok", b"too long"])
+    deframer = fs.ChecksumDeframer("crc16").with_validator(fs.NoValidator())
+    got, error = _read(path, deframer=deframer, max_frame_len=4)
+    assert got == [b"ok"] and isinstance(error, fs.InvalidFrame)
+    assert (error.declared_len, error.limit, error.offset) == (8, 4, 8)
+    # a deframer's own tighter limit stays
+    got, error = _read(path, deframer=fs.ChecksumDeframer("crc16", 1), max_frame_len=100)
+    assert got == [] and isinstance(error, fs.InvalidFrame) and error.limit == 1
+    with fs.open(path, "wb", framer=fs.ChecksumFramer("crc16"), max_frame_len=4) as writer:
+        with pytest.raises(fs.InvalidFrame):
+            writer.write_payload(b"too long")

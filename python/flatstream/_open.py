@@ -33,13 +33,17 @@ def open(  # noqa: A001 - mirrors builtins.open on purpose
     """Open a stream file: ``"rb"`` gives a :class:`StreamReader`, ``"wb"``,
     ``"ab"`` and ``"xb"`` a :class:`StreamWriter`. Both own the file (closing
     them closes it) and work with ``with``. ``checksum`` and ``max_frame_len``
-    build the framer or deframer unless you pass one."""
+    build the framer or deframer unless you pass one; ``max_frame_len`` also
+    bounds one you pass."""
     if mode not in ("rb", "wb", "ab", "xb"):
         raise ValueError(f"mode must be 'rb', 'wb', 'ab' or 'xb', not {mode!r}")
     if mode == "rb":
         if framer is not None:
             raise TypeError("a framer is for writing; pass deframer= to read")
-        deframer = deframer if deframer is not None else Deframer(checksum, max_frame_len)
+        if deframer is None:
+            deframer = Deframer(checksum, max_frame_len)
+        elif max_frame_len is not None:
+            deframer = deframer.bounded(max_frame_len)  # a safety limit is never dropped
         file: Any = builtins.open(path, "rb", buffering=buffering)
         try:
             return StreamReader(file, deframer, memory_policy=memory_policy, close_source=True)
