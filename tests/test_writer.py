@@ -164,6 +164,24 @@ def test_write_many_is_one_sink_call() -> None:
     assert writer.write_many([]) == 0
 
 
+def test_write_many_takes_any_iterable_and_checks_it_all_first() -> None:
+    payloads = [b"p%d" % i for i in range(10)]
+    sink = RecordingSink()
+    writer = fs.StreamWriter(sink, fs.ChecksumFramer("crc32c"))
+    assert writer.write_many(p for p in payloads) == 10  # a generator, consumed once
+    assert writer.write_many(iter(())) == 0
+    assert writer.write_many(tuple(payloads[:2])) == 2
+    assert sink.getvalue() == reference_stream(payloads + payloads[:2], "crc32c")
+    # a validator refusing the last item of a generator: nothing of the batch is written
+    sink = RecordingSink()
+    refusing = fs.StreamWriter(
+        sink, fs.ChecksumFramer("crc32c").with_validator(fs.SizeValidator(min_len=1))
+    )
+    with pytest.raises(fs.ValidationFailed):
+        refusing.write_many(p for p in [b"a", b"b", b""])
+    assert sink.calls == [] and refusing.frames_written == 0
+
+
 def test_flush_close_and_with() -> None:
     sink = RecordingSink()
     writer = fs.StreamWriter(sink)
