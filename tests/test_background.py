@@ -150,3 +150,94 @@ def test_write_after_close_is_refused() -> None:
     w.close()
     with pytest.raises(ValueError):
         w.write(b"late")
+
+
+def wait_until(condition: Any, timeout: float = 10.0) -> bool:
+    """Poll ``condition`` until it holds (a generous bound, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.002)
+    return True
+
+
+def test_flush_interval_flushes_when_messages_stop() -> None:
+    sink = SlowSink()
+    with fs.BackgroundWriter(sink, flush_interval=0.02) as w:
+        w.write(b"the last event before a quiet spell")
+        assert wait_until(lambda: w.stats.written == 1)
+        # No more messages come: the interval still bounds how long they sit unflushed.
+        assert wait_until(lambda: sink.flushed >= 1)
+        assert w.stats.flushes >= 1
+    assert [bytes(p) for p in fs.StreamReader(bytes(sink.data))] == [b"the last event before a quiet spell"]
+
+
+def test_flush_every_counts_messages_not_batches() -> None:
+    sink = SlowSink()
+    with fs.BackgroundWriter(sink, flush_every=1_000_000) as w:
+        for p in payloads(50):
+            w.write(p)
+        assert wait_until(lambda: w.stats.written == 50)
+        assert sink.flushed == 0 and w.stats.flushes == 0  # fewer than flush_every
+    assert w.stats.flushes == 1 and sink.flushed >= 1  # close flushes anyway
+
+
+class BlockedSink(SlowSink):
+    """A sink whose first write blocks until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def write(self, data: Any) -> int:
+        self.entered.set()
+        self.release.wait(10)
+        return super().write(data)
+
+
+def test_the_capture_loop_never_waits_on_a_stuck_sink() -> None:
+    sink = BlockedSink()
+    w = fs.BackgroundWriter(sink, queue_size=1_000)
+    try:
+        w.write(b"first")
+        assert sink.entered.wait(10)  # the I/O thread is inside the sink now
+        for p in payloads(500):
+            assert w.write(p)  # each returns while the disk is stuck
+        assert not sink.release.is_set()
+        stats = w.stats
+        assert (stats.written, stats.queued, stats.high_water) == (0, 500, 500)
+    finally:
+        sink.release.set()
+        w.close()
+    got = [bytes(p) for p in fs.StreamReader(bytes(sink.data))]
+    assert got == [b"first"] + payloads(500)
+
+
+def test_drop_newest_keeps_the_queue_bounded_and_counts_exactly() -> None:
+    sink = BlockedSink()
+    w = fs.BackgroundWriter(sink, queue_size=10, overflow="drop_newest")
+    try:
+        w.write(b"first")
+        assert sink.entered.wait(10)
+        results = [w.write(p) for p in payloads(100)]
+        assert results == [True] * 10 + [False] * 90  # the newest are refused
+        assert (w.stats.dropped, w.stats.queued, w.stats.high_water) == (90, 10, 10)
+    finally:
+        sink.release.set()
+        w.close()
+    stats = w.stats
+    assert (stats.written, stats.dropped, stats.queued) == (11, 90, 0)
+    assert stats.bytes == len(sink.data)  # headers included
+    assert [bytes(p) for p in fs.StreamReader(bytes(sink.data))] == [b"first"] + payloads(10)
+
+
+def test_close_flushes_and_fsyncs_once_without_a_policy(tmp_path: Path) -> None:
+    path = tmp_path / "capture.fs"
+    with fs.BackgroundWriter(open(path, "wb"), fs.ChecksumFramer("xxh3_64"), close_sink=True, fsync=True) as w:
+        for p in payloads(100):
+            w.write(p)
+    assert (w.stats.flushes, w.stats.fsyncs) == (1, 1)
+    assert fs.verify(path, "xxh3_64").frames == 100
+    assert w.stats.bytes == path.stat().st_size

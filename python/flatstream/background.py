@@ -53,9 +53,9 @@ class BackgroundWriter:
     """A :class:`StreamWriter` drained by its own I/O thread; see the module docstring.
 
     ``queue_size`` bounds waiting messages. ``flush_every`` flushes after that
-    many messages, ``flush_interval`` (seconds) at least that often while
-    messages arrive; ``fsync=True`` follows every flush with ``os.fsync`` (the
-    sink needs ``fileno``). The sink is flushed (and fsynced) on close anyway.
+    many messages; ``flush_interval`` (seconds) bounds how long written
+    messages wait for a flush, whether or not more arrive; ``fsync=True``
+    follows every flush with ``os.fsync`` (the sink needs ``fileno``). The sink is flushed (and fsynced) on close anyway.
     """
 
     def __init__(
@@ -188,6 +188,17 @@ class BackgroundWriter:
                 if not queue:
                     if self._stopping:
                         return
+                    # An interval is a bound on how long written bytes wait
+                    # for a flush, also when no more messages come.
+                    if (
+                        since_flush
+                        and self._flush_interval is not None
+                        and time.monotonic() - last_flush >= self._flush_interval
+                    ):
+                        with self._io_lock:
+                            self._flush_sink()
+                        since_flush = 0
+                        last_flush = time.monotonic()
                     time.sleep(_IDLE_POLL)
                     continue
                 with self._io_lock:
