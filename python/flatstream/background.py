@@ -55,7 +55,8 @@ class BackgroundWriter:
     ``queue_size`` bounds waiting messages. ``flush_every`` flushes after that
     many messages; ``flush_interval`` (seconds) bounds how long written
     messages wait for a flush, whether or not more arrive; ``fsync=True``
-    follows every flush with ``os.fsync`` (the sink needs ``fileno``). The sink is flushed (and fsynced) on close anyway.
+    follows every flush with ``os.fsync`` (the sink needs ``fileno``). The
+    sink is flushed (and fsynced) on close anyway.
     """
 
     def __init__(
