@@ -176,3 +176,67 @@ def test_closing_a_reader_lets_the_mapping_close() -> None:
     assert reader.offset == len(data)
     with pytest.raises(ValueError):
         reader.read_message()
+
+
+def test_deframer_adapters_are_refused_not_skipped(tmp_path: Path) -> None:
+    """A validator is Python per frame, which the bulk paths never run: they
+    refuse a deframer carrying one instead of indexing frames it would reject."""
+    data = frames([b"ok", b"much too long for the validator"], "crc32")
+    validated = fs.ChecksumDeframer("crc32").with_validator(fs.SizeValidator(max_len=4))
+    observed = fs.ChecksumDeframer("crc32").observed(lambda payload: None)
+    for deframer in (validated, observed):
+        with pytest.raises(ValueError, match="adapters"):
+            fs.scan(data, deframer=deframer)
+        with pytest.raises(ValueError, match="adapters"):
+            fs.verify(data, deframer=deframer)
+        with pytest.raises(ValueError, match="adapters"):
+            fs.StreamReader(data, deframer).index()
+    with pytest.raises(fs.ValidationFailed):  # what reading with it does
+        list(fs.StreamReader(data, validated))
+
+
+def test_a_bounded_deframer_limits_the_scan() -> None:
+    data = frames([b"ok", b"x" * 100], "xxh3_64")
+    bounded = fs.ChecksumDeframer("xxh3_64").bounded(10)
+    with pytest.raises(fs.InvalidFrame) as raised:
+        fs.StreamReader(data, bounded).index()
+    assert (raised.value.declared_len, raised.value.limit) == (100, 10)
+    assert len(fs.scan(data, deframer=fs.ChecksumDeframer("xxh3_64").bounded(100))) == 2
+
+
+@pytest.mark.parametrize("checksum", ["none", "crc32c"])
+def test_count_keeps_no_index_and_agrees_with_scan(checksum: str) -> None:
+    payloads = [bytes([i % 256]) * (i % 13) for i in range(1000)]
+    data = frames(payloads, checksum)
+    width = fs.resolve_checksum(checksum).width
+    raw = _kernels.scan_all(data, 0, width, checksum if width else None, 1 << 20, 1, False)
+    assert raw[:2] == (None, None)  # counting builds no per-frame arrays at all
+    summary = fs.count(data, checksum)
+    index = fs.scan(data, checksum)
+    assert summary.frames == len(index) == 1000
+    assert summary.payload_bytes == int(index.lengths.sum()) == sum(map(len, payloads))
+    assert summary.end_offset == index.end_offset == len(data)
+
+
+def test_a_path_is_scanned_through_a_read_only_mapping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A path or file is never read into memory: the kernel gets a read-only
+    mmap (the buffer it releases the GIL over), advised for sequential reading."""
+    path = tmp_path / "j.fs"
+    path.write_bytes(frames([b"abc"] * 10, "crc32"))
+    seen: List[object] = []
+    real = _kernels.scan_all
+
+    def spy(data: object, *args: object) -> object:
+        seen.append(data)
+        if isinstance(data, mmap.mmap):
+            with pytest.raises(TypeError):
+                data[0:1] = b"x"  # read-only
+        return real(data, *args)
+
+    monkeypatch.setattr(_kernels, "scan_all", spy)
+    with open(path, "rb") as f:
+        assert fs.count(path, "crc32").frames == 10
+        assert len(fs.scan(str(path), "crc32")) == 10
+        assert fs.verify(f, "crc32").frames == 10
+        assert len(fs.StreamReader(f, fs.ChecksumDeframer("crc32")).index()) == 10
+    assert len(seen) == 4 and all(isinstance(data, mmap.mmap) for data in seen)

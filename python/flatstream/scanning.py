@@ -8,7 +8,9 @@ kernel releases the GIL and, when frames are large, verifies checksums on
 several threads.
 
 A torn tail is reported (``end`` is ``TORN_TAIL``), not raised; corruption
-(an over-limit length, a checksum mismatch) raises as the reader does.
+(an over-limit length, a checksum mismatch) raises as the reader does. A
+deframer with adapters (validators, observers) is refused: they are Python
+per frame, which these never run.
 """
 
 from __future__ import annotations
@@ -99,6 +101,13 @@ def _run(
     buf: Any, deframer: Deframer, start: int, threads: Optional[int], collect: bool
 ) -> Tuple[Any, Any, int, int, int, RecoveryEnd]:
     checksum = deframer.checksum
+    if deframer.steps:
+        # Validators and observers are Python per frame; skipping them would
+        # index frames this deframer's reader refuses.
+        raise ValueError(
+            f"scan/count/verify run no per-frame Python, and this deframer has "
+            f"{len(deframer.steps)} adapters (validators or observers): read with StreamReader"
+        )
     if not is_builtin(checksum) and checksum.width:
         raise ValueError("scan/count/verify need a built-in checksum; read custom ones with StreamReader")
     verify_name = checksum.name if checksum.width else None
