@@ -17,6 +17,8 @@ mod pycodec;
 #[cfg(feature = "python")]
 mod pydecoder;
 #[cfg(feature = "python")]
+mod pysink;
+#[cfg(feature = "python")]
 mod python;
 #[cfg(feature = "python")]
 mod pyverifier;

@@ -263,50 +263,6 @@ fn frame_bytes_list<'py>(
     Ok(Some((Some(out), None)))
 }
 
-/// FrameEncoder(width, algorithm, max_len): frames one payload per call, for
-/// writers that hand each message to the sink as it comes (the per-call work
-/// of `frame_many` without its sequence and tuple).
-#[pyclass(module = "flatstream._native", name = "FrameEncoder", frozen)]
-struct FrameEncoder {
-    algo: Algorithm,
-    max_len: u64,
-}
-
-#[pymethods]
-impl FrameEncoder {
-    #[new]
-    fn new(width: usize, algorithm_name: &str, max_len: u64) -> PyResult<Self> {
-        let algo = algorithm(algorithm_name)?;
-        if algo.width() != width {
-            return Err(PyValueError::new_err("width does not match the algorithm"));
-        }
-        Ok(FrameEncoder {
-            algo,
-            max_len: max_len.min(u64::from(u32::MAX)),
-        })
-    }
-
-    /// encode(payload) -> bytes: one frame; None when the payload is longer
-    /// than `max_len` (the caller raises its usual error).
-    fn encode<'py>(
-        &self,
-        py: Python<'py>,
-        payload: &Bound<'py, PyAny>,
-    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let payload = Borrowed::any(py, payload)?;
-        let bytes = payload.bytes(py);
-        if bytes.len() as u64 > self.max_len {
-            return Ok(None);
-        }
-        let width = self.algo.width();
-        let frame = PyBytes::new_with(py, frame_size(bytes.len(), width), |out| {
-            frame_at(out, bytes, width, self.algo.compute(bytes));
-            Ok(())
-        })?;
-        Ok(Some(frame))
-    }
-}
-
 type ScanAllTuple<'py> = (
     Option<Bound<'py, PyBytes>>,
     Option<Bound<'py, PyBytes>>,
@@ -404,7 +360,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(checksum, m)?)?;
     m.add_function(wrap_pyfunction!(scan, m)?)?;
     m.add_function(wrap_pyfunction!(frame_many, m)?)?;
-    m.add_class::<FrameEncoder>()?;
+    m.add_class::<crate::pysink::FrameSink>()?;
     m.add_function(wrap_pyfunction!(scan_all, m)?)?;
     m.add_class::<crate::pydecoder::FrameDecoder>()?;
     m.add_class::<crate::pydecoder::FrameView>()?;

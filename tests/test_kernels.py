@@ -77,19 +77,76 @@ def test_frame_many_twins_agree(payloads: "list[bytes]", algo: str) -> None:
     assert list(memoryview(lengths).cast("I")) == [len(p) for p in payloads]
 
 
+class _Sink:
+    """Records writes; takes at most ``short`` bytes of each (0: all)."""
+
+    def __init__(self, short: int = 0) -> None:
+        self.data = bytearray()
+        self.calls = 0
+        self.short = short
+
+    def write(self, chunk: object) -> int:
+        self.calls += 1
+        view = memoryview(chunk).cast("B")  # type: ignore[arg-type]
+        take = len(view) if not self.short else min(self.short, len(view))
+        self.data += view[:take]
+        return take
+
+
 @needs_native
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.binary(max_size=100), max_size=20), st.sampled_from(ALGOS), st.integers(0, 120))
-def test_frame_encoder_twins_agree_with_frame_many(
-    payloads: "list[bytes]", algo: str, limit: int
+@given(
+    st.lists(st.binary(max_size=100), max_size=20),
+    st.sampled_from(ALGOS),
+    st.integers(0, 120),
+    st.sampled_from([0, 1, 7]),
+)
+def test_frame_sink_twins_agree(
+    payloads: "list[bytes]", algo: str, fast_below: int, short: int
 ) -> None:
-    encoders = [k.FrameEncoder(WIDTH[algo], algo, limit) for k in (native, pure)]
-    for payload in payloads:
-        expected = pure.frame_many([payload], WIDTH[algo], algo, limit)[0]
-        for encoder in encoders:
-            # bytes, and the other buffers a writer passes (views of a builder)
-            assert encoder.encode(payload) == expected
-            assert encoder.encode(memoryview(bytearray(payload))) == expected
+    from flatstream._io import write_all
+
+    results = []
+    for kernel in (native, pure):
+        sink, slow = _Sink(short), []
+        core = kernel.FrameSink(sink.write, WIDTH[algo], algo, fast_below, slow.append, write_all)
+        for payload in payloads:
+            core.write_payload(payload)
+            core.write_payload(memoryview(bytearray(payload)))
+        results.append((bytes(sink.data), slow, core.frames, core.nbytes))
+    assert results[0] == results[1]
+    data, slow, frames, nbytes = results[0]
+    # What the kernel framed are exactly frame_many's frames of the short payloads.
+    fast = [p for p in payloads for _ in (0, 1) if len(p) < fast_below]
+    assert data == pure.frame_many(fast, WIDTH[algo], algo, 1 << 32)[0]
+    assert (frames, nbytes) == (len(fast), len(data))
+    assert [bytes(p) for p in slow] == [p for p in payloads for _ in (0, 1) if len(p) >= fast_below]
+
+
+@pytest.mark.parametrize("kernel", [k for k in (native, pure) if k is not None])
+def test_frame_sink_stops_after_a_failed_write_and_after_close(kernel: object) -> None:
+    from flatstream._io import write_all
+
+    error = OSError(5, "disk on fire")
+
+    def failing(chunk: object) -> int:
+        raise error
+
+    slow: list = []
+    core = kernel.FrameSink(failing, 0, "none", 100, slow.append, write_all)  # type: ignore[attr-defined]
+    with pytest.raises(OSError) as raised:
+        core.write_payload(b"abc")
+    assert raised.value is error and core.failed is error
+    assert (core.frames, core.nbytes) == (0, 0)
+    core.write_payload(b"abc")  # a stopped sink leaves every payload to the slow path
+    assert slow == [b"abc"]
+    sink = _Sink()
+    core = kernel.FrameSink(sink.write, 0, "none", 100, slow.append, write_all)  # type: ignore[attr-defined]
+    core.count(2, 10)
+    core.close()
+    core.write_payload(b"de")
+    assert (core.closed, core.frames, core.nbytes, sink.calls) == (True, 2, 10, 0)
+    assert slow == [b"abc", b"de"]
 
 
 @needs_native

@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional
 import flatbuffers
 
 from . import _kernels
-from ._io import NOT_WRITTEN, write_all
+from ._io import write_all
 from .framing import DefaultFramer, Framer, byte_view
 from .memory import BASELINE_CAPACITY, MemoryPolicy, ReclamationInfo
 
@@ -62,7 +62,6 @@ class StreamWriter:
         builder_capacity: int = BASELINE_CAPACITY,
         close_sink: bool = False,
     ) -> None:
-        self.framer = framer if framer is not None else DefaultFramer()
         self._sink = sink
         self._write = sink.write
         self._close_sink = close_sink
@@ -70,11 +69,8 @@ class StreamWriter:
         self._baseline = builder_capacity
         self._builder = flatbuffers.Builder(builder_capacity)
         self._encoders: Dict[type, Callable[[Any], Any]] = {}
-        self._failed: Optional[BaseException] = None
-        self.closed = False
-        #: Frames and bytes (headers included) handed to the sink so far.
-        self.frames_written = 0
-        self.bytes_written = 0
+        self._core: Any = None
+        self.framer = framer if framer is not None else DefaultFramer()
 
     @property
     def framer(self) -> Framer:
@@ -83,13 +79,44 @@ class StreamWriter:
 
     @framer.setter
     def framer(self, framer: Framer) -> None:
-        self._framer = framer
-        # Without adapters, one kernel call checks and frames each message.
-        self._frame_one: Optional[Callable[[Any], Optional[bytes]]] = (
-            _kernels.FrameEncoder(framer.checksum.width, framer.checksum.name, framer.limit).encode
-            if framer.plain
-            else None
+        # The per-message path is a kernel (native or pure, chosen now): it
+        # frames small payloads itself when the framer has no adapters and a
+        # built-in checksum, and sends everything else to _write_slow.
+        plain = framer.plain
+        core = _kernels.FrameSink(
+            self._write,
+            framer.checksum.width if plain else 0,
+            framer.checksum.name if plain else "none",
+            min(_JOIN_BELOW, framer.limit + 1) if plain else 0,
+            self._write_slow,
+            write_all,
         )
+        previous = self._core
+        if previous is not None:  # the same stream goes on with another framer
+            core.count(previous.frames, previous.nbytes)
+            if previous.failed is not None:
+                core.fail(previous.failed)
+            if previous.closed:
+                core.close()
+        self._framer = framer
+        self._core = core
+        if type(self).write_payload is StreamWriter.write_payload:
+            # Callers reach the kernel's method with no Python frame between.
+            self.write_payload = core.write_payload  # type: ignore[method-assign]
+
+    @property
+    def frames_written(self) -> int:
+        """Frames handed to the sink so far."""
+        return int(self._core.frames)
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes handed to the sink so far, headers included."""
+        return int(self._core.nbytes)
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._core.closed)
 
     # -- simple mode -----------------------------------------------------
 
@@ -167,21 +194,12 @@ class StreamWriter:
 
     def write_payload(self, data: Any) -> None:
         """Frame ``data`` (any bytes-like object) as is."""
-        frame_one = self._frame_one
-        if (
-            frame_one is not None
-            and (type(data) is bytes or type(data) is memoryview)
-            and len(data) < _JOIN_BELOW
-            and self._failed is None
-            and not self.closed
-        ):
-            # The common capture case: a small payload, framed in one call.
-            frame = frame_one(data)
-            if frame is not None:
-                self._put(frame)
-                self.frames_written += 1
-                self.bytes_written += len(frame)
-                return
+        self._core.write_payload(data)
+
+    def _write_slow(self, data: Any) -> None:
+        """``write_payload`` of what the kernel does not frame itself: larger
+        payloads (header and payload go out separately, uncopied), adapters,
+        custom checksums, refusals."""
         self._check_open()
         framer = self.framer
         data = byte_view(data)
@@ -193,8 +211,7 @@ class StreamWriter:
         else:
             self._put(header)
             self._put(data)
-        self.frames_written += 1
-        self.bytes_written += len(header) + size
+        self._core.count(1, len(header) + size)
 
     def write_many(self, items: Iterable[Any]) -> int:
         """Write many messages in one call to the sink; returns how many.
@@ -215,8 +232,7 @@ class StreamWriter:
         if data is None:
             data = framer.frame_many(self._payloads_of(items))
         self._put(data)
-        self.frames_written += len(items)
-        self.bytes_written += len(data)
+        self._core.count(len(items), len(data))
         return len(items)
 
     def _write_checked(self, payloads: List[Any]) -> int:
@@ -224,8 +240,7 @@ class StreamWriter:
         self._check_open()
         data = self.framer.frame_checked(payloads)
         self._put(data)
-        self.frames_written += len(payloads)
-        self.bytes_written += len(data)
+        self._core.count(len(payloads), len(data))
         return len(payloads)
 
     def _payloads_of(self, items: List[Any]) -> List[Any]:
@@ -260,22 +275,17 @@ class StreamWriter:
     def _check_open(self) -> None:
         if self.closed:
             raise ValueError("write to a closed StreamWriter")
-        if self._failed is not None:
+        failed = self._core.failed
+        if failed is not None:
             raise ValueError(
                 "this StreamWriter stopped after a failed write; the last frame may be torn"
-            ) from self._failed
+            ) from failed
 
     def _put(self, data: Any) -> None:
         try:
-            try:
-                written = self._write(data)
-            except InterruptedError:
-                written = NOT_WRITTEN
-            # The usual outcome, everything written, needs nothing more.
-            if written is NOT_WRITTEN or (written is not None and written < len(data)):
-                write_all(self._write, data, written)
+            write_all(self._write, data)
         except BaseException as exc:
-            self._failed = exc
+            self._core.fail(exc)
             raise
 
     def flush(self) -> None:
@@ -288,9 +298,9 @@ class StreamWriter:
         """Flush, and close the sink if this writer owns it. Idempotent."""
         if self.closed:
             return
-        self.closed = True
+        self._core.close()
         try:
-            if self._failed is None:
+            if self._core.failed is None:
                 self.flush()
         finally:
             if self._close_sink:

@@ -8,8 +8,8 @@ Both implement the same three functions with the same signatures and results:
     Frame boundaries in ``data[start:]`` (see :mod:`flatstream._kernels.pure`).
 ``frame_many(payloads, width, algorithm, max_len) -> (bytes, None)``
     Every payload framed, back to back, in one buffer.
-``FrameEncoder(width, algorithm, max_len).encode(payload) -> bytes``
-    One payload framed per call (a writer's per-message path).
+``FrameSink(write, width, algorithm, fast_below, slow, write_all)``
+    A writer's per-message path: frames a small payload and writes it.
 ``scan_all(data, start, width, verify, max_frame_len, threads, collect)``
     Every frame of a whole buffer, optionally with its index; the native
     kernel releases the GIL over immutable buffers and verifies on threads.
@@ -59,14 +59,14 @@ if native is None:
     checksum = pure.checksum
     scan = pure.scan
     frame_many = pure.frame_many
-    FrameEncoder: Any = pure.FrameEncoder
+    FrameSink: Any = pure.FrameSink
     scan_all = pure.scan_all
 else:
     IMPLEMENTATION = "native"
     checksum = native.checksum
     scan = native.scan
     frame_many = native.frame_many
-    FrameEncoder = native.FrameEncoder
+    FrameSink = native.FrameSink
     scan_all = native.scan_all
 
 # The decoder twin lives with the decoder concept; imported last because it
@@ -88,7 +88,7 @@ __all__ = [
     "checksum",
     "scan",
     "frame_many",
-    "FrameEncoder",
+    "FrameSink",
     "scan_all",
     "FrameDecoder",
     "TableCodec",

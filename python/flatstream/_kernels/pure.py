@@ -137,26 +137,80 @@ def frame_many(
     return b"".join(parts), None
 
 
-class FrameEncoder:
-    """Frames one payload per call with ``algorithm``: ``encode(payload)``
-    returns the frame as bytes, or None when the payload is longer than
-    ``max_len``."""
+class FrameSink:
+    """The per-message half of a ``StreamWriter``: a payload (bytes or a
+    memoryview) shorter than ``fast_below`` bytes is framed with
+    ``algorithm`` and passed to ``write``, continued by ``write_all(write,
+    frame, first)`` after a short or interrupted write; ``slow(data)``
+    handles every other payload, and all payloads once the sink is closed or
+    failed. Counts what it writes (``count`` adds the slow path's frames)."""
 
-    __slots__ = ("_width", "_compute", "_max_len")
+    __slots__ = (
+        "_write", "_width", "_compute", "_fast_below", "_slow", "_write_all",
+        "frames", "nbytes", "closed", "failed",
+    )
 
-    def __init__(self, width: int, algorithm: str, max_len: int) -> None:
+    def __init__(
+        self,
+        write: Callable[[Any], Any],
+        width: int,
+        algorithm: str,
+        fast_below: int,
+        slow: Callable[[Any], None],
+        write_all: Callable[..., None],
+    ) -> None:
         algo_width, self._compute = _algorithm(algorithm)
         if algo_width != width:
             raise ValueError("width does not match the algorithm")
-        self._width = width
-        self._max_len = min(max_len, 0xFFFFFFFF)
+        self._write, self._width, self._slow, self._write_all = write, width, slow, write_all
+        # The format cannot carry more than 2**32 - 1 bytes.
+        self._fast_below = min(fast_below, 0xFFFFFFFF)
+        self.frames = 0
+        self.nbytes = 0
+        self.closed = False
+        self.failed: Optional[BaseException] = None
 
-    def encode(self, payload: Any) -> Optional[bytes]:
-        view = _bytes_view(payload)
-        if len(view) > self._max_len:
-            return None
-        checksum = self._compute(view).to_bytes(self._width, "little")
-        return b"".join((LENGTH.pack(len(view)), checksum, view))
+    def write_payload(self, data: Any) -> None:
+        if (
+            self._fast_below
+            and not self.closed
+            and self.failed is None
+            and (type(data) is bytes or type(data) is memoryview)
+        ):
+            try:
+                view = _bytes_view(data)
+            except (TypeError, ValueError):
+                view = None  # the slow path raises the payload's own error
+            if view is not None and len(view) < self._fast_below:
+                checksum = self._compute(view).to_bytes(self._width, "little")
+                self._put(b"".join((LENGTH.pack(len(view)), checksum, view)))
+                return
+        self._slow(data)
+
+    def _put(self, frame: bytes) -> None:
+        try:
+            try:
+                written = self._write(frame)
+            except InterruptedError:
+                self._write_all(self._write, frame)
+            else:
+                if written is not None and written != len(frame):
+                    self._write_all(self._write, frame, written)
+        except BaseException as exc:
+            self.fail(exc)
+            raise
+        self.frames += 1
+        self.nbytes += len(frame)
+
+    def count(self, frames: int, nbytes: int) -> None:
+        self.frames += frames
+        self.nbytes += nbytes
+
+    def fail(self, error: BaseException) -> None:
+        self.failed = error
+
+    def close(self) -> None:
+        self.closed = True
 
 
 def scan_all(
