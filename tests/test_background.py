@@ -241,3 +241,18 @@ def test_close_flushes_and_fsyncs_once_without_a_policy(tmp_path: Path) -> None:
     assert (w.stats.flushes, w.stats.fsyncs) == (1, 1)
     assert fs.verify(path, "xxh3_64").frames == 100
     assert w.stats.bytes == path.stat().st_size
+
+
+def test_a_message_accepted_while_the_io_thread_stops_is_still_written() -> None:
+    """A producer thread may pass write()'s closed check just before close()
+    and append after the I/O thread's last look at the queue: close() writes it."""
+    sink = SlowSink()
+    w = fs.BackgroundWriter(sink)
+    w.write(b"early")
+    w._stopping = True  # the I/O thread drains and stops, as in close()
+    w._thread.join(10)
+    assert not w._thread.is_alive()
+    assert w.write(b"late but accepted")  # the racing producer
+    w.close()
+    assert [bytes(p) for p in fs.StreamReader(bytes(sink.data))] == [b"early", b"late but accepted"]
+    assert (w.stats.written, w.stats.queued) == (2, 0)

@@ -167,6 +167,11 @@ class BackgroundWriter:
         try:
             self._raise_error()
             with self._io_lock:
+                # A producer that passed write()'s closed check may have
+                # appended after the I/O thread's last look at the queue.
+                queue = self._queue
+                if queue:
+                    self._writer._write_checked([queue.popleft() for _ in range(len(queue))])
                 self._flush_sink()
         finally:
             if self._close_sink:
