@@ -10,7 +10,7 @@
 //! advances, which is the read-buffer contract of the Python API.
 
 use std::os::raw::c_int;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use pyo3::buffer::PyBuffer;
@@ -87,12 +87,28 @@ pub(crate) fn borrow_buffer(data: &Bound<'_, PyAny>) -> PyResult<PyBuffer<u8>> {
 #[pyclass(module = "flatstream._native", name = "FrameView", frozen)]
 pub struct FrameView {
     storage: Arc<Storage>,
-    start: usize,
-    len: usize,
+    // Atomics only so that a decoder can point a view nobody else holds at
+    // its next frame (see `FrameDecoder::recycled`); relaxed loads are plain
+    // loads here.
+    start: AtomicUsize,
+    len: AtomicUsize,
     released: AtomicBool,
 }
 
 impl FrameView {
+    fn new(storage: Arc<Storage>, start: usize, len: usize) -> Self {
+        FrameView {
+            storage,
+            start: AtomicUsize::new(start),
+            len: AtomicUsize::new(len),
+            released: AtomicBool::new(false),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
     fn check(&self) -> PyResult<()> {
         if self.released.load(Ordering::Relaxed) {
             return Err(PyValueError::new_err(
@@ -104,7 +120,8 @@ impl FrameView {
     }
 
     fn slice<'a>(&'a self, py: Python<'a>) -> &'a [u8] {
-        &self.storage.bytes(py)[self.start..self.start + self.len]
+        let start = self.start.load(Ordering::Relaxed);
+        &self.storage.bytes(py)[start..start + self.len()]
     }
 
     /// The payload's bytes, or None once the view is released (for native
@@ -122,7 +139,10 @@ impl FrameView {
     /// stays valid while the consumer holds the buffer: `PyBuffer_FillInfo`
     /// stores a new reference to this view in `view.obj`, the view keeps its
     /// chunk (`Arc<Storage>`) alive, and chunks are never written or resized
-    /// once a view of them exists. Exercised by tests/test_views.py.
+    /// once a view of them exists. The reference in `view.obj` also keeps a
+    /// decoder from re-pointing this view at another frame while the buffer
+    /// is exported (it recycles only views nobody else references). Exercised
+    /// by tests/test_views.py.
     unsafe fn __getbuffer__(
         slf: Bound<'_, Self>,
         view: *mut ffi::Py_buffer,
@@ -131,7 +151,7 @@ impl FrameView {
         let this = slf.get();
         this.check()?;
         let ptr = this.slice(slf.py()).as_ptr() as *mut std::os::raw::c_void;
-        let len = this.len as ffi::Py_ssize_t;
+        let len = this.len() as ffi::Py_ssize_t;
         // SAFETY: see above; FillInfo refuses writable requests (readonly = 1).
         if unsafe { ffi::PyBuffer_FillInfo(view, slf.as_ptr(), ptr, len, 1, flags) } == -1 {
             return Err(PyErr::fetch(slf.py()));
@@ -143,7 +163,7 @@ impl FrameView {
 
     fn __len__(&self) -> PyResult<usize> {
         self.check()?;
-        Ok(self.len)
+        Ok(self.len())
     }
 
     fn __bytes__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
@@ -195,7 +215,7 @@ impl FrameView {
         if self.released.load(Ordering::Relaxed) {
             "<released FrameView>".to_string()
         } else {
-            format!("<FrameView of {} bytes>", self.len)
+            format!("<FrameView of {} bytes>", self.len())
         }
     }
 }
@@ -251,6 +271,13 @@ pub struct FrameDecoder {
     /// first, and the next pull raises this.
     pending: Option<Py<PyBaseException>>,
     hooks: Hooks,
+    /// The last views the iteration fast path made. A loop that drops each
+    /// payload before taking the next leaves one of them referenced by this
+    /// decoder alone: it is pointed at the next frame instead of freeing it
+    /// and allocating another (no one can observe the change: any holder,
+    /// a buffer export included, would be a second reference).
+    spares: [Option<Py<FrameView>>; 2],
+    next_spare: usize,
 }
 
 impl FrameDecoder {
@@ -297,7 +324,27 @@ impl FrameDecoder {
             last_view: None,
             pending: None,
             hooks: Hooks::load(py)?,
+            spares: [None, None],
+            next_spare: 0,
         })
+    }
+
+    /// A spare view of the current chunk that only this decoder references,
+    /// pointed at `len` bytes from `start`.
+    fn recycled(&self, py: Python<'_>, start: usize, len: usize) -> Option<Py<FrameView>> {
+        let view = self.spares.iter().flatten().find(|view| {
+            view.get_refcnt(py) == 1 && Arc::ptr_eq(&view.get().storage, &self.storage)
+        })?;
+        let this = view.get();
+        this.start.store(start, Ordering::Relaxed);
+        this.len.store(len, Ordering::Relaxed);
+        this.released.store(false, Ordering::Relaxed);
+        Some(view.clone_ref(py))
+    }
+
+    fn keep_spare(&mut self, py: Python<'_>, view: &Py<FrameView>) {
+        self.spares[self.next_spare] = Some(view.clone_ref(py));
+        self.next_spare ^= 1;
     }
 
     fn header_len(&self) -> usize {
@@ -361,15 +408,7 @@ impl FrameDecoder {
                 }
             }
         };
-        let view = Py::new(
-            py,
-            FrameView {
-                storage,
-                start: payload,
-                len,
-                released: AtomicBool::new(false),
-            },
-        )?;
+        let view = Py::new(py, FrameView::new(storage, payload, len))?;
         if let (Some(compute), Some(stored)) = (&self.custom, stored) {
             let value: u64 = compute.bind(py).call1((view.bind(py),))?.extract()?;
             let mask = if self.width == 8 {
@@ -483,6 +522,9 @@ impl FrameDecoder {
         }
         visit.call(&self.last_view)?;
         visit.call(&self.pending)?;
+        for spare in &self.spares {
+            visit.call(spare)?;
+        }
         Ok(())
     }
 
@@ -493,6 +535,7 @@ impl FrameDecoder {
         self.steps.clear();
         self.last_view = None;
         self.pending = None;
+        self.spares = [None, None];
     }
 
     #[new]
@@ -556,6 +599,8 @@ impl FrameDecoder {
         if incoming.len_bytes() == 0 {
             return Ok(());
         }
+        // Spare views would keep the old chunk alive and from growing in place.
+        self.spares = [None, None];
         let remaining = self.storage.len() - self.pos;
         let consumed = self.pos;
         if remaining == 0 && data.is_exact_instance_of::<PyBytes>() {
@@ -643,13 +688,12 @@ impl FrameDecoder {
             if let Step::Frame { payload, len } = found {
                 self.frame_offset = self.base + at as u64;
                 self.pos = payload + len;
-                let view = FrameView {
-                    storage: Arc::clone(&self.storage),
-                    start: payload,
-                    len,
-                    released: AtomicBool::new(false),
-                };
-                return Py::new(py, view).map(Some);
+                if let Some(view) = self.recycled(py, payload, len) {
+                    return Ok(Some(view));
+                }
+                let view = Py::new(py, FrameView::new(Arc::clone(&self.storage), payload, len))?;
+                self.keep_spare(py, &view);
+                return Ok(Some(view));
             }
         }
         self.pull(py)
@@ -689,6 +733,7 @@ impl FrameDecoder {
             return 0;
         }
         let before = self.capacity();
+        self.spares = [None, None];
         let rest = self.storage.bytes(py)[self.pos..].to_vec();
         self.storage = Arc::new(Storage::Owned(rest));
         self.base += self.pos as u64;

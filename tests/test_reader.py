@@ -416,6 +416,48 @@ def test_re_exported_views_keep_their_bytes_after_the_reader_advances() -> None:
     assert [a.tobytes() for a in kept_arrays] == payloads
 
 
+@pytest.mark.parametrize("source_kind", ["bytes", "mmap"])
+def test_payloads_a_loop_keeps_in_any_way_keep_their_bytes(source_kind: str) -> None:
+    # The native iterator points a payload view nobody holds any more at the
+    # next frame instead of allocating another: whatever a loop keeps (the
+    # view, a memoryview or numpy array of it, a slice, a flatbuffers table,
+    # an iterator's earlier results) must still show its own frame.
+    payloads = [bytes([i % 251]) * (i % 40) for i in range(300)]
+    stream = reference_stream(payloads, "crc32")
+    with mmap.mmap(-1, len(stream)) as mapped:
+        mapped[:] = stream
+        source: Any = stream if source_kind == "bytes" else mapped
+        kept: List[Tuple[int, Any]] = []
+        for i, payload in enumerate(fs.StreamReader(source, fs.ChecksumDeframer("crc32"))):
+            assert bytes(payload) == payloads[i]
+            how = i % 6
+            if how == 0:
+                kept.append((i, payload))
+            elif how == 1:
+                kept.append((i, memoryview(payload)))
+            elif how == 2:
+                kept.append((i, np.frombuffer(payload, dtype=np.uint8)))
+            elif how == 3:
+                kept.append((i, payload[1:]))
+            elif how == 4:
+                kept.append((i, flatbuffers.table.Table(payload, 0)))
+            # how == 5: dropped, so its view may be reused for the next frame
+        for i, thing in kept:
+            if isinstance(thing, flatbuffers.table.Table):
+                assert bytes(thing.Bytes) == payloads[i]
+            elif isinstance(thing, np.ndarray):
+                assert thing.tobytes() == payloads[i]
+            elif i % 6 == 3:
+                assert bytes(thing) == payloads[i][1:]
+            else:
+                assert bytes(thing) == payloads[i]
+        iterator = iter(fs.StreamReader(source, fs.ChecksumDeframer("crc32")))
+        first, second, third = next(iterator), next(iterator), next(iterator)
+        assert [bytes(first), bytes(second), bytes(third)] == payloads[:3]
+        del first, second, third, iterator, kept, thing, payload
+        gc.collect()  # nothing may still export the mapping when it closes
+
+
 # -- typed reading with flatc-generated classes --------------------------------
 
 
