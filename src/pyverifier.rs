@@ -7,9 +7,12 @@
 //! False (an object that is not a flat byte buffer: the pure twin decides what
 //! such an object gets, so both twins answer alike).
 
+use std::sync::OnceLock;
+
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use pyo3::{PyTraverseError, PyVisit};
 
 use crate::python::Borrowed;
 use crate::verifier::{Field, Kind, Options, Root, Table, Verifier};
@@ -83,6 +86,11 @@ pub struct SchemaVerifier {
     verifier: Verifier,
     name: String,
     error: Py<PyAny>,
+    /// For `validate`, set once by `bind_fallback`: the pure checks (as one
+    /// callable that raises the same error) and the namespace of
+    /// `flatstream._kernels`, whose `SchemaVerifier` is None while the pure
+    /// twins are selected (looked up at each call, like every kernel).
+    fallback: OnceLock<(Py<PyAny>, Py<PyDict>)>,
 }
 
 #[pymethods]
@@ -122,7 +130,41 @@ impl SchemaVerifier {
             verifier,
             name,
             error,
+            fallback: OnceLock::new(),
         })
+    }
+
+    // The fallback's closure can lead back to objects that hold this twin
+    // (its compiler's caches): the collector must see that reference.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some((pure, kernels)) = self.fallback.get() {
+            visit.call(pure)?;
+            visit.call(kernels)?;
+        }
+        Ok(())
+    }
+
+    /// Set what `validate` falls back to (once; later calls change nothing).
+    fn bind_fallback(&self, pure: Py<PyAny>, kernels: Py<PyDict>) {
+        let _ = self.fallback.set((pure, kernels));
+    }
+
+    /// validate(buffer): return for a valid buffer, raise the verification
+    /// error for an invalid one. The pure checks answer instead while the
+    /// pure twins are selected, and for what `verify` does not read.
+    fn validate(&self, py: Python<'_>, buffer: &Bound<'_, PyAny>) -> PyResult<()> {
+        let Some((pure, kernels)) = self.fallback.get() else {
+            return Err(PyValueError::new_err(
+                "validate() needs bind_fallback() first",
+            ));
+        };
+        let selected = kernels
+            .bind(py)
+            .get_item(pyo3::intern!(py, "SchemaVerifier"))?;
+        if selected.is_some_and(|kernel| !kernel.is_none()) && self.verify(py, buffer)? {
+            return Ok(());
+        }
+        pure.bind(py).call1((buffer,)).map(drop)
     }
 
     /// True if `buffer` is valid; raises the verification error if not;

@@ -448,3 +448,27 @@ def test_every_kind_of_buffer_object(tmp_path: Path, kernel_mode: str) -> None:
             assert expected is not None and (error.reason, error.position) == expected[1:3]
         else:
             assert expected is None
+
+
+def test_codec_verify_is_the_twins_own_method_and_follows_the_kernel_mode(
+    kernel_mode: str,
+) -> None:
+    # Codec.verify is bound once to the native twin's validate, which looks
+    # at the kernel mode at each call: the same verdicts in both modes, and
+    # no Python frame between the caller and the native verifier.
+    codec = fs.codec(Reading)
+    verify = codec.verify
+    if _kernels.native is not None:
+        assert type(getattr(verify, "__self__", None)) is _kernels.native.SchemaVerifier
+    good = codec.encode(Reading(sensor=3, level=1, value=2.5))
+    verify(good)
+    verify(memoryview(bytearray(good)))
+    refused = 0
+    for cut in range(len(good)):
+        try:
+            verify(good[:cut])
+        except fs.VerificationError as error:
+            refused += 1
+            assert error.validator == "SchemaVerifier(Reading)"
+    assert refused == len(good)
+    assert codec.verify is verify  # built once, then found on the instance

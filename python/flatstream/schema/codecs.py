@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import itertools
 import linecache
 import math
@@ -158,7 +159,6 @@ class Codec:
             # check rt.finish makes for the others: check here, for both twins.
             unlimited = self.encode
             self.encode = lambda obj: self._within_limit(unlimited(obj))
-        self._verifier: Any = None
         self._view_class: Any = None
 
     def encode_many(self, objs: Any) -> List[bytes]:
@@ -213,11 +213,13 @@ class Codec:
             options.setdefault("file_identifier", self.file_identifier)
         return SchemaVerifier(self.schema, self.table, **options)
 
-    def verify(self, payload: Any) -> None:
-        """Verify ``payload`` (raises :class:`VerificationError`)."""
-        if self._verifier is None:
-            self._verifier = self.verifier()
-        self._verifier.validate(payload)
+    @functools.cached_property
+    def verify(self) -> Callable[[Any], None]:
+        """``verify(payload)``: return if ``payload`` is a valid buffer of this
+        table, raise :class:`VerificationError` if not (the default options of
+        :meth:`verifier`). Built on first use; a native call where the
+        extension covers the schema."""
+        return self.verifier().bound()
 
     def to_fbs(self) -> str:
         return self.schema.to_fbs()

@@ -31,6 +31,7 @@ objects that are not flat byte buffers, are left to the functions here.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import linecache
 import struct
@@ -634,15 +635,17 @@ class _Compiler:
     def native(self, name: str, ident: Optional[str]) -> Any:
         """The native twin of ``root(name, ident)`` (a
         ``flatstream._native.SchemaVerifier``), or None if the native
-        verifier cannot match it. Only while ``_kernels.SchemaVerifier`` is set."""
+        verifier cannot match it (or the extension is missing). Whether it
+        runs is decided per call (see ``SchemaVerifier.native``)."""
         key = (name, ident)
         if key in self.natives:
             return self.natives[key]
         twin = None
-        description = _lower(self, name, ident)
+        native_class: Any = getattr(_kernels.native, "SchemaVerifier", None)
+        description = _lower(self, name, ident) if native_class is not None else None
         if description is not None:
             try:
-                twin = _kernels.SchemaVerifier(
+                twin = native_class(
                     *description, f"SchemaVerifier({name})", VerificationError
                 )
             except (ValueError, OverflowError, TypeError):
@@ -848,14 +851,21 @@ class SchemaVerifier:
         # buffer (or no twin), so the pure checks answer.
         if _kernels.SchemaVerifier is not None and self._verify_native(payload):
             return
-        try:
-            self._check(payload)
-        except _Fault as fault:
-            raise VerificationError(self.name, fault.reason, position=fault.position) from None
-        except _MALFORMED as exc:
-            raise VerificationError(self.name, f"malformed buffer ({type(exc).__name__}: {exc})") from None
+        _run(self._check, payload, self.name)
 
     __call__ = validate
+
+    def bound(self) -> Callable[[Any], None]:
+        """:meth:`validate` as one callable for hot loops: the native twin's
+        own ``validate`` where there is one (it runs the pure checks itself
+        while the pure-Python kernels are selected, and for payloads it does
+        not read), no Python frame in between; else :meth:`validate`."""
+        twin = self._compiler.native(self.table.name, self.options.file_identifier)
+        if twin is None:
+            return self.validate
+        # Not bound to self: the twin is shared through the compiler's cache.
+        twin.bind_fallback(functools.partial(_run, self._check, name=self.name), vars(_kernels))
+        return twin.validate  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
