@@ -256,3 +256,18 @@ def test_a_message_accepted_while_the_io_thread_stops_is_still_written() -> None
     w.close()
     assert [bytes(p) for p in fs.StreamReader(bytes(sink.data))] == [b"early", b"late but accepted"]
     assert (w.stats.written, w.stats.queued) == (2, 0)
+
+
+def test_a_message_appended_after_the_final_drain_is_refused_not_lost() -> None:
+    """The other side of the race: a producer past write()'s closed check
+    whose append lands after close() drained for the last time. write() must
+    not report it accepted (nothing would ever write it)."""
+    sink = SlowSink()
+    w = fs.BackgroundWriter(sink)
+    w.write(b"early")
+    w.close()
+    w.closed = False  # as seen by a producer that checked before close()
+    with pytest.raises(ValueError, match="closed"):
+        w.write(b"too late")
+    assert [bytes(p) for p in fs.StreamReader(bytes(sink.data))] == [b"early"]
+    assert (w.stats.written, w.stats.queued) == (1, 0)

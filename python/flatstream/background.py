@@ -87,6 +87,8 @@ class BackgroundWriter:
         self._space = threading.Condition(threading.Lock())
         self._io_lock = threading.Lock()  # held while a batch goes to the sink
         self._stopping = False
+        # Set by close() (under the I/O lock) just before its final drain.
+        self._final_drain = False
         self._error: Optional[BaseException] = None
         self._dropped = 0
         self._high_water = 0
@@ -120,6 +122,15 @@ class BackgroundWriter:
             if self._error is not None:
                 raise self._error
         queue.append(payload)
+        if self._final_drain:
+            # close() began its final drain while this call was past the
+            # closed check: the message was written only if the drain took it.
+            with self._io_lock:
+                try:
+                    queue.remove(payload)
+                except ValueError:
+                    return True
+            raise ValueError("write to a closed BackgroundWriter")
         depth = len(queue)
         if depth > self._high_water:
             self._high_water = depth
@@ -168,7 +179,9 @@ class BackgroundWriter:
             self._raise_error()
             with self._io_lock:
                 # A producer that passed write()'s closed check may have
-                # appended after the I/O thread's last look at the queue.
+                # appended after the I/O thread's last look at the queue; one
+                # that appends from now on sees the flag (see write()).
+                self._final_drain = True
                 queue = self._queue
                 if queue:
                     self._writer._write_checked([queue.popleft() for _ in range(len(queue))])
