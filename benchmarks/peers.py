@@ -41,6 +41,7 @@ __all__ = [
     "framing_candidates",
     "FlatstreamFraming",
     "MsgpackFraming",
+    "FlatbuffersSizePrefixedFraming",
     "NaiveFraming",
     "MSGPACK",
     "NAIVE",
@@ -182,6 +183,58 @@ class MsgpackFraming(Framing):
 
     def payloads(self, data: Any) -> List[bytes]:
         return list(self._unpacker(data))
+
+
+class FlatbuffersSizePrefixedFraming(Framing):
+    """The official runtime's own stream layout: size-prefixed buffers, what
+    ``Builder.FinishSizePrefixed`` makes. Each payload is written after its
+    size as the runtime packs it (``flatbuffers.packer.int32``: the prefix
+    ``util.GetSizePrefix`` reads); the stream is walked with
+    ``util.GetSizePrefix(buf, offset)`` per frame, stepping over the prefix
+    as ``util.RemoveSizePrefix`` does (``Int32Flags.bytewidth``), and each
+    payload handed out as a memoryview slice (``GetRootAs`` takes one)."""
+
+    name = "flatbuffers size-prefixed (util.GetSizePrefix)"
+
+    def __init__(self) -> None:
+        import flatbuffers.number_types
+        import flatbuffers.packer
+        import flatbuffers.util
+
+        self.pack = flatbuffers.packer.int32.pack
+        self.get_size_prefix = flatbuffers.util.GetSizePrefix
+        self.prefix = flatbuffers.number_types.Int32Flags.bytewidth
+
+    def write(self, payloads: Sequence[bytes]) -> Any:
+        sink = io.BytesIO()
+        write, pack = sink.write, self.pack
+        for payload in payloads:
+            write(pack(len(payload)))
+            write(payload)
+        return sink
+
+    def _iter(self, data: Any) -> Iterator[memoryview]:
+        get, prefix = self.get_size_prefix, self.prefix
+        view = memoryview(data)
+        pos, end = 0, len(data)
+        while pos < end:
+            size = get(view, pos)
+            pos += prefix
+            yield view[pos : pos + size]
+            pos += size
+
+    def read(self, data: Any) -> None:
+        get, prefix = self.get_size_prefix, self.prefix
+        view = memoryview(data)
+        pos, end = 0, len(data)
+        while pos < end:
+            size = get(view, pos)
+            pos += prefix
+            view[pos : pos + size]
+            pos += size
+
+    def payloads(self, data: Any) -> List[bytes]:
+        return [bytes(p) for p in self._iter(data)]
 
 
 class PickleFraming(Framing):
@@ -376,6 +429,7 @@ def framing_candidates(modes: Sequence[str]) -> List[Framing]:
     ]
     out += [
         MsgpackFraming(),
+        FlatbuffersSizePrefixedFraming(),
         PickleFraming(),
         ProtobufFraming(),
         ArrowFraming(),

@@ -676,7 +676,10 @@ FAMILY_NOTES = {
         "(cycle). The checksummed flatstream rows and the naive CRC loop verify as they read: "
         "their read column is read + verify. msgpack and pickle hand out copies (`bytes`); "
         "protobuf parses a `Blob` message per payload; pyarrow writes one record batch and reads "
-        "the column back with `to_pylist()`; orjson is absent (JSON has no bytes type). "
+        "the column back with `to_pylist()`; the official flatbuffers runtime writes size-prefixed "
+        "buffers (its `int32` size prefix, then the payload) and walks them with "
+        "`util.GetSizePrefix`, handing out memoryview slices; orjson is measured only in the "
+        "codec workloads (JSON has no bytes type). "
         "GB/s counts payload bytes."
     ),
     "bulk": (
