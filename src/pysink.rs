@@ -4,14 +4,16 @@
 //! writer's counters and its stopped state, so a capture loop pays one call
 //! per message; anything else (a larger payload, adapters, a custom checksum,
 //! a payload over the limit, a stopped writer) goes to the Python writer's
-//! `slow` path, which raises the usual errors.
+//! `slow` path, which raises the usual errors. `write(item)` finds the
+//! item's encoder in the writer's table (type -> encode) and frames what it
+//! returns; a type not in the table goes to `slow_item`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use pyo3::exceptions::{PyInterruptedError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyMemoryView};
+use pyo3::types::{PyBytes, PyDict, PyMemoryView};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::checksum::Algorithm;
@@ -26,6 +28,8 @@ pub struct FrameSink {
     write: Option<Py<PyAny>>,
     slow: Option<Py<PyAny>>,
     write_all: Option<Py<PyAny>>,
+    encoders: Option<Py<PyDict>>,
+    slow_item: Option<Py<PyAny>>,
     frames: AtomicU64,
     nbytes: AtomicU64,
     /// Closed, or failed: every payload goes to the slow path, which refuses it.
@@ -107,10 +111,13 @@ impl FrameSink {
 
 #[pymethods]
 impl FrameSink {
-    /// FrameSink(write, width, algorithm, fast_below, slow, write_all):
-    /// frames payloads shorter than `fast_below` bytes with `algorithm` and
-    /// passes them to `write`; `slow(data)` handles every other payload.
+    /// FrameSink(write, width, algorithm, fast_below, slow, write_all,
+    /// encoders, slow_item): frames payloads shorter than `fast_below` bytes
+    /// with `algorithm` and passes them to `write`; `slow(data)` handles
+    /// every other payload. `write(item)` encodes with `encoders[type(item)]`,
+    /// or hands the item to `slow_item(item)`.
     #[new]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         write: Py<PyAny>,
         width: usize,
@@ -118,6 +125,8 @@ impl FrameSink {
         fast_below: usize,
         slow: Py<PyAny>,
         write_all: Py<PyAny>,
+        encoders: Py<PyDict>,
+        slow_item: Py<PyAny>,
     ) -> PyResult<Self> {
         let algo = Algorithm::from_name(algorithm).ok_or_else(|| {
             PyValueError::new_err(format!("unknown checksum algorithm {algorithm:?}"))
@@ -132,6 +141,8 @@ impl FrameSink {
             write: Some(write),
             slow: Some(slow),
             write_all: Some(write_all),
+            encoders: Some(encoders),
+            slow_item: Some(slow_item),
             frames: AtomicU64::new(0),
             nbytes: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
@@ -144,6 +155,8 @@ impl FrameSink {
         visit.call(&self.write)?;
         visit.call(&self.slow)?;
         visit.call(&self.write_all)?;
+        visit.call(&self.encoders)?;
+        visit.call(&self.slow_item)?;
         if let Ok(failed) = self.failed.try_lock() {
             visit.call(&*failed)?;
         }
@@ -154,6 +167,8 @@ impl FrameSink {
         self.write = None;
         self.slow = None;
         self.write_all = None;
+        self.encoders = None;
+        self.slow_item = None;
         if let Ok(failed) = self.failed.get_mut() {
             *failed = None;
         }
@@ -167,6 +182,20 @@ impl FrameSink {
         match &self.slow {
             Some(slow) => slow.bind(py).call1((data,)).map(drop),
             None => Err(cleared()),
+        }
+    }
+
+    /// Encode `item` with its type's encoder and write the payload.
+    fn write(&self, py: Python<'_>, item: &Bound<'_, PyAny>) -> PyResult<()> {
+        let (Some(encoders), Some(slow_item)) = (&self.encoders, &self.slow_item) else {
+            return Err(cleared());
+        };
+        match encoders.bind(py).get_item(item.get_type())? {
+            Some(encode) => {
+                let payload = encode.call1((item,))?;
+                self.write_payload(py, &payload)
+            }
+            None => slow_item.bind(py).call1((item,)).map(drop),
         }
     }
 

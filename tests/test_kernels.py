@@ -109,7 +109,9 @@ def test_frame_sink_twins_agree(
     results = []
     for kernel in (native, pure):
         sink, slow = _Sink(short), []
-        core = kernel.FrameSink(sink.write, WIDTH[algo], algo, fast_below, slow.append, write_all)
+        core = kernel.FrameSink(
+            sink.write, WIDTH[algo], algo, fast_below, slow.append, write_all, {}, slow.append
+        )
         for payload in payloads:
             core.write_payload(payload)
             core.write_payload(memoryview(bytearray(payload)))
@@ -123,6 +125,30 @@ def test_frame_sink_twins_agree(
     assert [bytes(p) for p in slow] == [p for p in payloads for _ in (0, 1) if len(p) >= fast_below]
 
 
+@needs_native
+def test_frame_sink_write_finds_the_encoder_by_exact_type() -> None:
+    from flatstream._io import write_all
+
+    class Text(str):
+        pass
+
+    results = []
+    for kernel in (native, pure):
+        sink, slow, unknown = _Sink(), [], []
+        encoders = {str: lambda s: s.encode(), int: lambda n: bytes([n])}
+        core = kernel.FrameSink(
+            sink.write, 2, "crc16", 100, slow.append, write_all, encoders, unknown.append
+        )
+        for item in ["abc", 7, Text("sub"), 2.5, "x" * 150]:
+            core.write(item)
+        results.append((bytes(sink.data), [bytes(p) for p in slow], unknown, core.frames))
+    assert results[0] == results[1]
+    data, slow, unknown, frames = results[0]
+    assert data == pure.frame_many([b"abc", b"\x07"], 2, "crc16", 100)[0]
+    assert slow == [b"x" * 150]  # encoded, then too long for the sink's own path
+    assert unknown == [Text("sub"), 2.5] and frames == 2
+
+
 @pytest.mark.parametrize("kernel", [k for k in (native, pure) if k is not None])
 def test_frame_sink_stops_after_a_failed_write_and_after_close(kernel: object) -> None:
     from flatstream._io import write_all
@@ -133,7 +159,7 @@ def test_frame_sink_stops_after_a_failed_write_and_after_close(kernel: object) -
         raise error
 
     slow: list = []
-    core = kernel.FrameSink(failing, 0, "none", 100, slow.append, write_all)  # type: ignore[attr-defined]
+    core = kernel.FrameSink(failing, 0, "none", 100, slow.append, write_all, {}, slow.append)  # type: ignore[attr-defined]
     with pytest.raises(OSError) as raised:
         core.write_payload(b"abc")
     assert raised.value is error and core.failed is error
@@ -141,7 +167,7 @@ def test_frame_sink_stops_after_a_failed_write_and_after_close(kernel: object) -
     core.write_payload(b"abc")  # a stopped sink leaves every payload to the slow path
     assert slow == [b"abc"]
     sink = _Sink()
-    core = kernel.FrameSink(sink.write, 0, "none", 100, slow.append, write_all)  # type: ignore[attr-defined]
+    core = kernel.FrameSink(sink.write, 0, "none", 100, slow.append, write_all, {}, slow.append)  # type: ignore[attr-defined]
     core.count(2, 10)
     core.close()
     core.write_payload(b"de")

@@ -221,9 +221,10 @@ class StreamReader:
     def typed_messages(self, cls: Any) -> Iterator[Any]:
         """Every message decoded with ``cls``: a flatc-generated class (lazy
         accessors over the payload), an ``@fs.table`` class or a codec."""
-        decode = typed_decoder(cls)
-        for payload in self.messages():
-            yield decode(payload)
+        # map: the loop runs in C, one decode call per message and no
+        # generator frame to resume (native decoder + native codec: no Python
+        # code at all per message).
+        return map(typed_decoder(cls), self.messages())
 
     def process_typed(self, cls: Any, fn: Callable[[Any], Any]) -> int:
         """Call ``fn(message)`` for every message decoded with ``cls``."""

@@ -90,6 +90,8 @@ class StreamWriter:
             min(_JOIN_BELOW, framer.limit + 1) if plain else 0,
             self._write_slow,
             write_all,
+            self._encoders,
+            self._write_item_slow,
         )
         previous = self._core
         if previous is not None:  # the same stream goes on with another framer
@@ -100,9 +102,13 @@ class StreamWriter:
                 core.close()
         self._framer = framer
         self._core = core
+        # Callers reach the kernel's methods with no Python frame between
+        # (not for subclasses that override them, nor with a memory policy,
+        # which looks at every payload).
         if type(self).write_payload is StreamWriter.write_payload:
-            # Callers reach the kernel's method with no Python frame between.
             self.write_payload = core.write_payload  # type: ignore[method-assign]
+        if type(self).write is StreamWriter.write and self._policy is None:
+            self.write = core.write  # type: ignore[method-assign]
 
     @property
     def frames_written(self) -> int:
@@ -127,6 +133,12 @@ class StreamWriter:
 
     def write(self, item: Any) -> None:
         """Serialize ``item`` (see the module docstring) and write it as one frame."""
+        self._write_item_slow(item)
+
+    def _write_item_slow(self, item: Any) -> None:
+        """``write`` in Python: for an item whose type has no encoder yet, and
+        for every item when a memory policy looks at each payload (the
+        kernel's ``write`` does the rest)."""
         encode = self._encoders.get(type(item))
         if encode is None:
             encode = self._encoder_for(item)

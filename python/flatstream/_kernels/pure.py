@@ -143,11 +143,13 @@ class FrameSink:
     ``algorithm`` and passed to ``write``, continued by ``write_all(write,
     frame, first)`` after a short or interrupted write; ``slow(data)``
     handles every other payload, and all payloads once the sink is closed or
-    failed. Counts what it writes (``count`` adds the slow path's frames)."""
+    failed. Counts what it writes (``count`` adds the slow path's frames).
+    ``write(item)`` encodes with ``encoders[type(item)]`` and writes the
+    payload, or hands an item of another type to ``slow_item(item)``."""
 
     __slots__ = (
         "_write", "_width", "_compute", "_fast_below", "_slow", "_write_all",
-        "frames", "nbytes", "closed", "failed",
+        "_encoders", "_slow_item", "frames", "nbytes", "closed", "failed",
     )
 
     def __init__(
@@ -158,11 +160,14 @@ class FrameSink:
         fast_below: int,
         slow: Callable[[Any], None],
         write_all: Callable[..., None],
+        encoders: Dict[type, Callable[[Any], Any]],
+        slow_item: Callable[[Any], None],
     ) -> None:
         algo_width, self._compute = _algorithm(algorithm)
         if algo_width != width:
             raise ValueError("width does not match the algorithm")
         self._write, self._width, self._slow, self._write_all = write, width, slow, write_all
+        self._encoders, self._slow_item = encoders, slow_item
         # The format cannot carry more than 2**32 - 1 bytes.
         self._fast_below = min(fast_below, 0xFFFFFFFF)
         self.frames = 0
@@ -186,6 +191,13 @@ class FrameSink:
                 self._put(b"".join((LENGTH.pack(len(view)), checksum, view)))
                 return
         self._slow(data)
+
+    def write(self, item: Any) -> None:
+        encode = self._encoders.get(type(item))
+        if encode is None:
+            self._slow_item(item)
+        else:
+            self.write_payload(encode(item))
 
     def _put(self, frame: bytes) -> None:
         try:
