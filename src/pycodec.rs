@@ -77,7 +77,7 @@ pub struct TableCodec {
     decode_slots: Option<Vec<isize>>,
     /// Decoding into a plain dataclass: `object.__new__` and the attribute
     /// names (per argument) its generated `__init__` would set.
-    decode_attributes: Option<(Py<PyAny>, Vec<Py<PyString>>)>,
+    decode_attributes: Option<Vec<Py<PyString>>>,
     /// Buffers reused from call to call.
     scratch: Mutex<Scratch>,
     /// The namespace of `flatstream._kernels`: `encode`/`decode` hand over to
@@ -130,6 +130,29 @@ fn slot_offsets(
         offsets.push(def.offset);
     }
     Ok(Some(offsets))
+}
+
+/// Whether `cls` is a type whose base chain, up to `object`, is made only of
+/// heap (Python-defined) classes: then `object`'s `tp_new` is the one
+/// `object.__new__(cls)` runs, with nothing a C base would initialise.
+fn only_python_classes_over_object(cls: &Bound<'_, PyAny>) -> bool {
+    let Ok(cls) = cls.cast::<PyType>() else {
+        return false;
+    };
+    // SAFETY: `tp` starts as a live type object (`cls` holds it) and each
+    // `tp_base` of a live type is a live type or NULL (bases are kept alive
+    // by their subclasses).
+    unsafe {
+        let object_type = std::ptr::addr_of_mut!(ffi::PyBaseObject_Type);
+        let mut tp = cls.as_type_ptr();
+        while !tp.is_null() && tp != object_type {
+            if ffi::PyType_GetFlags(tp) & ffi::Py_TPFLAGS_HEAPTYPE == 0 {
+                return false;
+            }
+            tp = (*tp).tp_base;
+        }
+        tp == object_type
+    }
 }
 
 fn scalar_of(code: &str) -> PyResult<Scalar> {
@@ -453,10 +476,30 @@ impl TableCodec {
                 return Ok(instance);
             }
         }
-        if let Some((object_new, names)) = &self.decode_attributes {
+        if let Some(names) = &self.decode_attributes {
             // The stores `cls(*args)` would make in its generated `__init__`,
             // without running a Python frame for them.
-            let instance = object_new.bind(py).call1((cls,))?;
+            // SAFETY: `cls` is a type whose bases, up to `object`, are all
+            // heap (Python-defined) classes (`only_python_classes_over_object`,
+            // checked when this codec was made; the class's bases cannot be
+            // changed to a static type's afterwards, CPython refuses a layout
+            // change). For such a type, `object.__new__(cls)` checks its
+            // arguments and calls `object`'s `tp_new` with `cls` and an empty
+            // tuple, which is what this does; the result is a new reference
+            // or NULL with an exception set.
+            let instance = unsafe {
+                let object_type = std::ptr::addr_of_mut!(ffi::PyBaseObject_Type);
+                let Some(new) = (*object_type).tp_new else {
+                    return Err(PyValueError::new_err("object has no tp_new"));
+                };
+                let empty = PyTuple::empty(py);
+                let raw = new(
+                    cls.as_ptr() as *mut ffi::PyTypeObject,
+                    empty.as_ptr(),
+                    std::ptr::null_mut(),
+                );
+                Bound::from_owned_ptr_or_err(py, raw)?
+            };
             for ((index, absent), name) in self.args.iter().zip(names) {
                 instance.setattr(name.bind(py), self.arg_value(py, *index, absent, scratch)?)?;
             }
@@ -605,13 +648,13 @@ impl TableCodec {
             _ => None,
         };
         let decode_attributes = match decode_attributes {
-            Some(names) if decode_slots.is_none() && names.len() == args.len() => {
-                let object_new = py
-                    .import("builtins")?
-                    .getattr("object")?
-                    .getattr("__new__")?;
+            Some(names)
+                if decode_slots.is_none()
+                    && names.len() == args.len()
+                    && only_python_classes_over_object(&cls) =>
+            {
                 let names = names.into_iter().map(|n| n.unbind()).collect();
-                Some((object_new.unbind(), names))
+                Some(names)
             }
             _ => None,
         };

@@ -396,8 +396,17 @@ def test_dataclass_decode_sets_attributes_only_when_init_does_nothing_else() -> 
 
     Custom.__init__ = init  # type: ignore[method-assign]
 
+    class Mixin:  # a Python base class: instances are still made by object's tp_new
+        def total(self) -> float:
+            return self.a + self.b  # type: ignore[attr-defined, no-any-return]
+
+    @fs.table(namespace="dc")
+    class Mixed(Mixin):
+        a: fs.u32 = 0
+        b: fs.f64 = 0.0
+
     expected = {Plain: (False, True), Posted: (False, False), Frozen: (False, False),
-                Slotted: (True, False), Custom: (False, False)}
+                Slotted: (True, False), Custom: (False, False), Mixed: (False, True)}
     for cls, paths in expected.items():
         codec = fs.codec(cls)
         if codec.native is None:
@@ -409,6 +418,7 @@ def test_dataclass_decode_sets_attributes_only_when_init_does_nothing_else() -> 
         assert decoded == codec._pure_decode(payload)
         assert codec.decode_many([payload, payload]) == [decoded, decoded]
     assert fs.codec(Custom).decode(fs.codec(Custom).encode(Custom(7, 0.5))).a == 28
+    assert fs.codec(Mixed).decode(fs.codec(Mixed).encode(Mixed(7, 0.5))).total() == 7.5
     assert calls and set(calls) == {7}
 
 
