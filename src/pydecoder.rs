@@ -11,7 +11,7 @@
 
 use std::os::raw::c_int;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{
@@ -82,26 +82,67 @@ pub(crate) fn borrow_buffer(data: &Bound<'_, PyAny>) -> PyResult<PyBuffer<u8>> {
     Ok(buf)
 }
 
+/// Where a view's bytes are.
+enum Chunk {
+    /// Kept for the view's whole life: views of decoders that never release
+    /// them (buffer sources, where the chunk is the source itself).
+    Fixed(Arc<Storage>),
+    /// Views of decoders that release them as they advance (file-likes):
+    /// the chunk is let go at release once no buffer export of the view is
+    /// left, so a stale payload still bound to a loop variable does not keep
+    /// a large frame in memory while the next one is read.
+    Releasable(Mutex<Option<Arc<Storage>>>),
+}
+
+/// Capacity for a chunk of `have` bytes when the frame being assembled takes
+/// `pending` bytes: the whole frame when that is at most four times what has
+/// arrived (so a claimed length alone never reserves more than that), which
+/// keeps a large frame from being copied as its chunk doubles.
+fn capacity_for(have: usize, pending: Option<usize>) -> usize {
+    match pending {
+        Some(frame) if frame > have => frame.min(have.saturating_mul(4)),
+        _ => have,
+    }
+}
+
 /// A payload: read-only bytes with the buffer protocol, `len`, `bytes()`,
 /// slicing and equality, over a chunk it keeps alive.
 #[pyclass(module = "flatstream._native", name = "FrameView", frozen)]
 pub struct FrameView {
-    storage: Arc<Storage>,
+    chunk: Chunk,
     // Atomics only so that a decoder can point a view nobody else holds at
     // its next frame (see `FrameDecoder::recycled`); relaxed loads are plain
     // loads here.
     start: AtomicUsize,
     len: AtomicUsize,
     released: AtomicBool,
+    /// Buffer exports alive (`__getbuffer__` minus `__releasebuffer__`).
+    exports: AtomicUsize,
+}
+
+fn stale() -> PyErr {
+    PyValueError::new_err(
+        "operation forbidden on a released payload view: the reader has moved past \
+         this message (keep bytes(payload) to hold on to it)",
+    )
 }
 
 impl FrameView {
     fn new(storage: Arc<Storage>, start: usize, len: usize) -> Self {
+        Self::with_chunk(Chunk::Fixed(storage), start, len)
+    }
+
+    fn releasable(storage: Arc<Storage>, start: usize, len: usize) -> Self {
+        Self::with_chunk(Chunk::Releasable(Mutex::new(Some(storage))), start, len)
+    }
+
+    fn with_chunk(chunk: Chunk, start: usize, len: usize) -> Self {
         FrameView {
-            storage,
+            chunk,
             start: AtomicUsize::new(start),
             len: AtomicUsize::new(len),
             released: AtomicBool::new(false),
+            exports: AtomicUsize::new(0),
         }
     }
 
@@ -109,26 +150,80 @@ impl FrameView {
         self.len.load(Ordering::Relaxed)
     }
 
+    fn range(&self) -> std::ops::Range<usize> {
+        let start = self.start.load(Ordering::Relaxed);
+        start..start + self.len()
+    }
+
+    /// The chunk of a view that keeps it for life.
+    fn fixed(&self) -> Option<&Arc<Storage>> {
+        match &self.chunk {
+            Chunk::Fixed(storage) => Some(storage),
+            Chunk::Releasable(_) => None,
+        }
+    }
+
+    /// The bytes of an unreleased view, given to `f` (which runs no Python
+    /// code: the chunk may be locked meanwhile).
+    fn with_bytes<R>(&self, py: Python<'_>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
+        self.check()?;
+        match &self.chunk {
+            Chunk::Fixed(storage) => Ok(f(&storage.bytes(py)[self.range()])),
+            Chunk::Releasable(held) => {
+                let held = held.lock().map_err(|_| stale())?;
+                let storage = held.as_ref().ok_or_else(stale)?;
+                Ok(f(&storage.bytes(py)[self.range()]))
+            }
+        }
+    }
+
+    /// For native consumers of a releasable view: its chunk (shared) and the
+    /// payload's range in it; None once released.
+    pub(crate) fn shared_chunk(&self) -> Option<(Arc<Storage>, std::ops::Range<usize>)> {
+        if self.released.load(Ordering::Relaxed) {
+            return None;
+        }
+        match &self.chunk {
+            Chunk::Fixed(storage) => Some((Arc::clone(storage), self.range())),
+            Chunk::Releasable(held) => {
+                let held = held.lock().ok()?;
+                Some((Arc::clone(held.as_ref()?), self.range()))
+            }
+        }
+    }
+
+    /// Mark the view stale, and let its chunk go when nothing exports it.
+    fn retire(&self) {
+        self.released.store(true, Ordering::Relaxed);
+        self.drop_chunk_if_unexported();
+    }
+
+    fn drop_chunk_if_unexported(&self) {
+        if let Chunk::Releasable(held) = &self.chunk {
+            if self.exports.load(Ordering::Relaxed) == 0 {
+                if let Ok(mut held) = held.lock() {
+                    *held = None;
+                }
+            }
+        }
+    }
+
     fn check(&self) -> PyResult<()> {
         if self.released.load(Ordering::Relaxed) {
-            return Err(PyValueError::new_err(
-                "operation forbidden on a released payload view: the reader has moved past \
-                 this message (keep bytes(payload) to hold on to it)",
-            ));
+            return Err(stale());
         }
         Ok(())
     }
 
-    fn slice<'a>(&'a self, py: Python<'a>) -> &'a [u8] {
-        let start = self.start.load(Ordering::Relaxed);
-        &self.storage.bytes(py)[start..start + self.len()]
-    }
-
-    /// The payload's bytes, or None once the view is released (for native
-    /// consumers such as the codecs, which then take the buffer-protocol path
-    /// and its error).
+    /// The payload's bytes for a view that keeps its chunk for life, or None
+    /// (released, or a releasable view: see `shared_chunk`). For native
+    /// consumers such as the codecs, which otherwise take the buffer-protocol
+    /// path and its error.
     pub(crate) fn payload<'a>(&'a self, py: Python<'a>) -> Option<&'a [u8]> {
-        (!self.released.load(Ordering::Relaxed)).then(|| self.slice(py))
+        if self.released.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.fixed().map(|storage| &storage.bytes(py)[self.range()])
     }
 }
 
@@ -137,29 +232,37 @@ impl FrameView {
     /// # Safety
     /// Called by CPython with a valid `view` to fill. The pointer handed out
     /// stays valid while the consumer holds the buffer: `PyBuffer_FillInfo`
-    /// stores a new reference to this view in `view.obj`, the view keeps its
-    /// chunk (`Arc<Storage>`) alive, and chunks are never written or resized
-    /// once a view of them exists. The reference in `view.obj` also keeps a
-    /// decoder from re-pointing this view at another frame while the buffer
-    /// is exported (it recycles only views nobody else references). Exercised
-    /// by tests/test_views.py.
+    /// stores a new reference to this view in `view.obj`; the view keeps its
+    /// chunk (`Arc<Storage>`) alive while an export is counted (a releasable
+    /// view lets its chunk go only when `exports` is 0, and it is counted
+    /// here before this returns, with no Python code run in between); and
+    /// chunks are never written or resized once a view of them exists. The
+    /// reference in `view.obj` also keeps a decoder from re-pointing this
+    /// view at another frame while the buffer is exported (it recycles only
+    /// views nobody else references). Exercised by tests/test_reader.py.
     unsafe fn __getbuffer__(
         slf: Bound<'_, Self>,
         view: *mut ffi::Py_buffer,
         flags: c_int,
     ) -> PyResult<()> {
         let this = slf.get();
-        this.check()?;
-        let ptr = this.slice(slf.py()).as_ptr() as *mut std::os::raw::c_void;
+        let ptr = this.with_bytes(slf.py(), |bytes| bytes.as_ptr())? as *mut std::os::raw::c_void;
         let len = this.len() as ffi::Py_ssize_t;
+        this.exports.fetch_add(1, Ordering::Relaxed);
         // SAFETY: see above; FillInfo refuses writable requests (readonly = 1).
         if unsafe { ffi::PyBuffer_FillInfo(view, slf.as_ptr(), ptr, len, 1, flags) } == -1 {
+            this.exports.fetch_sub(1, Ordering::Relaxed);
             return Err(PyErr::fetch(slf.py()));
         }
         Ok(())
     }
 
-    unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {}
+    unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {
+        self.exports.fetch_sub(1, Ordering::Relaxed);
+        if self.released.load(Ordering::Relaxed) {
+            self.drop_chunk_if_unexported();
+        }
+    }
 
     fn __len__(&self) -> PyResult<usize> {
         self.check()?;
@@ -167,8 +270,7 @@ impl FrameView {
     }
 
     fn __bytes__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        self.check()?;
-        Ok(PyBytes::new(py, self.slice(py)))
+        self.with_bytes(py, |bytes| PyBytes::new(py, bytes))
     }
 
     /// The payload as `bytes` (a copy), as `memoryview.tobytes()`.
@@ -198,12 +300,12 @@ impl FrameView {
         let Ok(theirs) = theirs.to_vec(py) else {
             return Ok(false);
         };
-        Ok(self.slice(py) == theirs.as_slice())
+        self.with_bytes(py, |bytes| bytes == theirs.as_slice())
     }
 
     /// Mark the view stale: every later use raises ValueError.
     fn release(&self) {
-        self.released.store(true, Ordering::Relaxed);
+        self.retire();
     }
 
     #[getter]
@@ -333,7 +435,11 @@ impl FrameDecoder {
     /// pointed at `len` bytes from `start`.
     fn recycled(&self, py: Python<'_>, start: usize, len: usize) -> Option<Py<FrameView>> {
         let view = self.spares.iter().flatten().find(|view| {
-            view.get_refcnt(py) == 1 && Arc::ptr_eq(&view.get().storage, &self.storage)
+            view.get_refcnt(py) == 1
+                && view
+                    .get()
+                    .fixed()
+                    .is_some_and(|storage| Arc::ptr_eq(storage, &self.storage))
         })?;
         let this = view.get();
         this.start.store(start, Ordering::Relaxed);
@@ -408,7 +514,12 @@ impl FrameDecoder {
                 }
             }
         };
-        let view = Py::new(py, FrameView::new(storage, payload, len))?;
+        let view = if self.release_views {
+            FrameView::releasable(storage, payload, len)
+        } else {
+            FrameView::new(storage, payload, len)
+        };
+        let view = Py::new(py, view)?;
         if let (Some(compute), Some(stored)) = (&self.custom, stored) {
             let value: u64 = compute.bind(py).call1((view.bind(py),))?.extract()?;
             let mask = if self.width == 8 {
@@ -429,7 +540,7 @@ impl FrameDecoder {
     fn deliver(&mut self, py: Python<'_>, view: Py<FrameView>) -> PyResult<Py<FrameView>> {
         if self.release_views {
             if let Some(previous) = self.last_view.take() {
-                previous.get().release();
+                previous.get().retire();
             }
             self.last_view = Some(view.clone_ref(py));
         }
@@ -453,7 +564,9 @@ impl FrameDecoder {
                 "this decoder has no source to read: feed() it, or feed_eof()",
             ));
         };
-        let size = self.chunk_size.max(self.bytes_needed_inner(py));
+        // One chunk at a time, also for a frame larger than a chunk: `feed`
+        // reserves its whole size, so no read is held beside a copy of it.
+        let size = self.chunk_size.max(self.header_len());
         let data = loop {
             match read.bind(py).call1((size,)) {
                 Ok(data) => break data,
@@ -470,6 +583,14 @@ impl FrameDecoder {
             self.eof = true;
             Ok(())
         } else {
+            // The reader has moved past the last payload and new bytes came:
+            // retire it first, so its chunk is reused or freed instead of
+            // kept beside the next one (at the end of the input it stays).
+            if self.release_views {
+                if let Some(previous) = self.last_view.take() {
+                    previous.get().retire();
+                }
+            }
             self.feed(py, &data)
         }
     }
@@ -601,6 +722,17 @@ impl FrameDecoder {
         }
         // Spare views would keep the old chunk alive and from growing in place.
         self.spares = [None, None];
+        // The frame being assembled, if its header is in: its size from `pos`.
+        let pending = match step(
+            self.storage.bytes(py),
+            self.pos,
+            self.width,
+            None,
+            self.max_frame_len,
+        ) {
+            Step::Partial { needed } => Some(needed),
+            _ => None,
+        };
         let remaining = self.storage.len() - self.pos;
         let consumed = self.pos;
         if remaining == 0 && data.is_exact_instance_of::<PyBytes>() {
@@ -609,9 +741,15 @@ impl FrameDecoder {
         } else if let Some(Storage::Owned(vec)) = Arc::get_mut(&mut self.storage) {
             // No view of this chunk exists: grow it in place (amortised).
             vec.drain(..consumed);
+            let have = vec.len() + incoming.len_bytes();
+            if vec.capacity() < have {
+                let want = capacity_for(have, pending);
+                vec.reserve_exact(want - vec.len());
+            }
             vec.extend_from_slice(Storage::Borrowed(incoming).bytes(py));
         } else {
-            let mut vec = Vec::with_capacity(remaining + incoming.len_bytes());
+            let have = remaining + incoming.len_bytes();
+            let mut vec = Vec::with_capacity(capacity_for(have, pending));
             vec.extend_from_slice(&self.storage.bytes(py)[consumed..]);
             vec.extend_from_slice(Storage::Borrowed(incoming).bytes(py));
             self.storage = Arc::new(Storage::Owned(vec));

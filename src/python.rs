@@ -8,7 +8,9 @@ use pyo3::types::{PyBytes, PyList};
 use crate::bulk::scan_all as scan_all_frames;
 use crate::checksum::Algorithm;
 use crate::frame::{frame_at, frame_size};
-use crate::pydecoder::{borrow_buffer, FrameView};
+use std::sync::Arc;
+
+use crate::pydecoder::{borrow_buffer, FrameView, Storage};
 use crate::scan::scan as scan_frames;
 
 /// Borrows the bytes behind a buffer-protocol object.
@@ -131,6 +133,8 @@ fn scan<'py>(
 pub(crate) enum Borrowed<'py> {
     Bytes(Bound<'py, PyBytes>),
     View(Bound<'py, FrameView>),
+    /// A releasable view's chunk, shared for the borrow, and the payload's range.
+    Chunk(Arc<Storage>, std::ops::Range<usize>),
     Buffer(PyBuffer<u8>),
 }
 
@@ -144,6 +148,9 @@ impl<'py> Borrowed<'py> {
         if let Ok(view) = obj.cast_exact::<FrameView>() {
             if view.get().payload(obj.py()).is_some() {
                 return Some(Borrowed::View(view.clone()));
+            }
+            if let Some((chunk, range)) = view.get().shared_chunk() {
+                return Some(Borrowed::Chunk(chunk, range));
             }
         }
         borrow_buffer(obj).ok().map(Borrowed::Buffer)
@@ -170,6 +177,7 @@ impl<'py> Borrowed<'py> {
             Borrowed::Bytes(b) => b.as_bytes(),
             // Checked unreleased in `of`.
             Borrowed::View(v) => v.get().payload(py).unwrap_or_default(),
+            Borrowed::Chunk(chunk, range) => &chunk.bytes(py)[range.clone()],
             // Checked C-contiguous in `borrow_buffer`.
             Borrowed::Buffer(b) => bytes_of(py, b).unwrap_or_default(),
         }

@@ -458,6 +458,52 @@ def test_payloads_a_loop_keeps_in_any_way_keep_their_bytes(source_kind: str) -> 
         gc.collect()  # nothing may still export the mapping when it closes
 
 
+_PEAK_RSS_CHILD = """
+import sys
+import flatstream as fs
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+
+before = status("VmRSS")
+count = 0
+with fs.open(sys.argv[1], "rb", checksum="xxh3_64") as reader:
+    for payload in reader:  # the loop variable holds the previous payload
+        count += len(payload) > 0
+print(count, status("VmHWM") - before)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+def test_streaming_large_frames_holds_about_one_frame(tmp_path: Path, kernel_mode: str) -> None:
+    # Reading a file of large frames keeps one frame in memory (plus read
+    # chunks), not the previous payload too: a stale view lets go of its
+    # chunk, and a frame larger than a chunk is assembled in place.
+    import os
+    import subprocess
+    import sys
+
+    frame = 4 << 20
+    path = tmp_path / "big.fs"
+    with fs.open(path, "wb", checksum="xxh3_64") as writer:
+        for i in range(12):
+            writer.write_payload(bytes([i]) * frame)
+    env = dict(os.environ)
+    if kernel_mode == "python":
+        env["FLATSTREAM_PURE_PYTHON"] = "1"
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK_RSS_CHILD, str(path)],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    count, growth_kib = map(int, out.stdout.split())
+    assert count == 12
+    # One 4 MiB frame plus two 256 KiB chunks is 4.5 MiB; holding the previous
+    # payload as well would be 8 MiB and more.
+    assert growth_kib < 6 * 1024, f"peak RSS grew {growth_kib} KiB reading 4 MiB frames"
+
+
 # -- typed reading with flatc-generated classes --------------------------------
 
 

@@ -307,20 +307,30 @@ class PyFrameDecoder:
 
     def _fill(self) -> None:
         assert self._read is not None
-        data = read_some(self._read, max(self._chunk_size, self.bytes_needed))
+        # One chunk at a time, also for a frame larger than a chunk: the
+        # buffer grows in place, and no read is held beside a copy of it.
+        data = read_some(self._read, max(self._chunk_size, self.header_len))
         if len(data):
+            # The reader has moved past the last payload and new bytes came:
+            # retire it first (the native twin then frees its chunk); at the
+            # end of the input it stays readable.
+            if self._release_views:
+                self._retire_last()
             self.feed(data)
         else:
             self.feed_eof()
 
+    def _retire_last(self) -> None:
+        last, self._last = self._last, None
+        if last is not None:
+            try:
+                last.release()
+            except BufferError:
+                pass  # re-exported by the caller (numpy, ...): it stays theirs
+
     def _deliver(self, payload: memoryview) -> memoryview:
         if self._release_views:
-            last = self._last
-            if last is not None:
-                try:
-                    last.release()
-                except BufferError:
-                    pass  # re-exported by the caller (numpy, ...): it stays theirs
+            self._retire_last()
             self._last = payload
         try:
             for step in self._steps:
