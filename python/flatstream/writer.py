@@ -122,6 +122,7 @@ class StreamWriter:
 
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` has run."""
         return bool(self._core.closed)
 
     # -- simple mode -----------------------------------------------------
