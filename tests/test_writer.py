@@ -170,7 +170,7 @@ def test_write_many_batches_reach_any_sink_intact(algo: str) -> None:
     # batch, but only when nothing holds it any more: what a sink keeps (the
     # object itself, a memoryview of it) still shows its own batch later.
     batches = [[bytes([n]) * (n % 7) + b"batch %d" % n for _ in range(50)] for n in range(6)]
-    keeping, exporting, copying = KeepingSink(), KeepingSink(), io.BytesIO()
+    keeping, copying = KeepingSink(), io.BytesIO()
     views: List[memoryview] = []
 
     class ExportingSink:
