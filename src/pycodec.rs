@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 
 use crate::codec::{locate, plan, DoesNotFit, Field, Kind, Plan, Raw, Scalar, StructLayout};
-use crate::python::Borrowed;
+use crate::python::{native_selected, Borrowed};
 
 /// Plans kept per codec (one per set of present fields); past that, planned per call.
 const PLAN_CACHE_LIMIT: usize = 256;
@@ -426,11 +426,7 @@ impl TableCodec {
 
     /// Whether `flatstream._kernels` selects the pure-Python twins now.
     fn pure_selected(&self, py: Python<'_>) -> PyResult<bool> {
-        let selected = self
-            .kernels
-            .bind(py)
-            .get_item(pyo3::intern!(py, "TableCodec"))?;
-        Ok(selected.map_or(true, |kernel| kernel.is_none()))
+        native_selected(self.kernels.bind(py), pyo3::intern!(py, "TableCodec")).map(|n| !n)
     }
 
     fn decode_one<'py>(

@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3::{PyTraverseError, PyVisit};
 
-use crate::python::Borrowed;
+use crate::python::{native_selected, Borrowed};
 use crate::verifier::{Field, Kind, Options, Root, Table, Verifier};
 
 /// Verified with the GIL released: `bytes` (immutable) of at least this size.
@@ -158,10 +158,9 @@ impl SchemaVerifier {
                 "validate() needs bind_fallback() first",
             ));
         };
-        let selected = kernels
-            .bind(py)
-            .get_item(pyo3::intern!(py, "SchemaVerifier"))?;
-        if selected.is_some_and(|kernel| !kernel.is_none()) && self.verify(py, buffer)? {
+        if native_selected(kernels.bind(py), pyo3::intern!(py, "SchemaVerifier"))?
+            && self.verify(py, buffer)?
+        {
             return Ok(());
         }
         pure.bind(py).call1((buffer,)).map(drop)
