@@ -448,6 +448,13 @@ impl FrameDecoder {
         Some(view.clone_ref(py))
     }
 
+    /// Mark the last payload handed out stale (it lets go of its chunk).
+    fn retire_last_view(&mut self) {
+        if let Some(previous) = self.last_view.take() {
+            previous.get().retire();
+        }
+    }
+
     fn keep_spare(&mut self, py: Python<'_>, view: &Py<FrameView>) {
         self.spares[self.next_spare] = Some(view.clone_ref(py));
         self.next_spare ^= 1;
@@ -539,9 +546,7 @@ impl FrameDecoder {
     /// Runs the adapters on a decoded frame and retires the previous view.
     fn deliver(&mut self, py: Python<'_>, view: Py<FrameView>) -> PyResult<Py<FrameView>> {
         if self.release_views {
-            if let Some(previous) = self.last_view.take() {
-                previous.get().retire();
-            }
+            self.retire_last_view();
             self.last_view = Some(view.clone_ref(py));
         }
         for adapter in &self.steps {
@@ -586,11 +591,7 @@ impl FrameDecoder {
             // The reader has moved past the last payload and new bytes came:
             // retire it first, so its chunk is reused or freed instead of
             // kept beside the next one (at the end of the input it stays).
-            if self.release_views {
-                if let Some(previous) = self.last_view.take() {
-                    previous.get().retire();
-                }
-            }
+            self.retire_last_view();
             self.feed(py, &data)
         }
     }
