@@ -43,22 +43,11 @@ pub struct Scan {
 
 /// Reads `width` (0..=8) bytes at `at` as a little-endian integer. The caller
 /// has checked that they are in bounds.
-#[inline(always)]
 pub fn read_le(buf: &[u8], at: usize, width: usize) -> u64 {
-    // The built-in widths as single loads; any other (a custom checksum's)
-    // byte by byte.
-    match width {
-        0 => 0,
-        2 => u64::from(u16::from_le_bytes([buf[at], buf[at + 1]])),
-        4 => u64::from(u32::from_le_bytes(
-            buf[at..at + 4].try_into().expect("4 bytes"),
-        )),
-        8 => u64::from_le_bytes(buf[at..at + 8].try_into().expect("8 bytes")),
-        _ => buf[at..at + width]
-            .iter()
-            .rev()
-            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)),
-    }
+    buf[at..at + width]
+        .iter()
+        .rev()
+        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
 }
 
 /// What the bytes at one position hold.
