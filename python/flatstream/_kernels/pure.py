@@ -200,14 +200,10 @@ class FrameSink:
             self.write_payload(encode(item))
 
     def _put(self, frame: bytes) -> None:
+        # write_all makes the one write a complete sink takes (the native twin
+        # makes it itself and hands write_all only what is left).
         try:
-            try:
-                written = self._write(frame)
-            except InterruptedError:
-                self._write_all(self._write, frame)
-            else:
-                if written is not None and written != len(frame):
-                    self._write_all(self._write, frame, written)
+            self._write_all(self._write, frame)
         except BaseException as exc:
             self.fail(exc)
             raise
