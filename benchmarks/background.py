@@ -178,3 +178,39 @@ def _run(settings: Settings) -> List[Row]:
 
 def workloads(settings: Settings) -> List[Workload]:
     return [Workload("background", "background", TITLE, _run)]
+
+
+def switch_intervals(intervals_ms: List[float], repeats: int = 2, n: int = 1_000_000) -> None:
+    """The capture loop's slowest ``write`` calls (``drop_newest``, queue 65536)
+    at each GIL switch interval: does the tail follow the interpreter's
+    hand-off of the GIL between the loop and the I/O thread? For "Where the
+    time goes"; not part of the suite (the interval is process-wide)."""
+    import sys
+
+    payloads = records24(n)
+    default = sys.getswitchinterval()
+    try:
+        for ms in intervals_ms:
+            sys.setswitchinterval(ms / 1000)
+            for _ in range(repeats):
+                sink = SleepySink(SINK_DELAY)
+                writer = fs.BackgroundWriter(sink, queue_size=65536, overflow="drop_newest")
+                latencies, _ = _capture(writer.write_payload, payloads)
+                writer.close()
+                p = _percentiles(latencies)
+                print(
+                    f"switch interval {ms:g} ms: slowest {p['max_us']:.0f} us, "
+                    f"p99.9 {p['p999_us']:.1f} us, calls over one sink sleep: {p['over_sink_delay']}"
+                )
+    finally:
+        sys.setswitchinterval(default)
+
+
+if __name__ == "__main__":  # python -m benchmarks.background --switch-intervals
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.background", description=switch_intervals.__doc__)
+    parser.add_argument("--switch-intervals", nargs="*", type=float, default=[5.0, 0.5], metavar="MS")
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    switch_intervals(args.switch_intervals, args.repeats)
