@@ -170,7 +170,7 @@ def kernel_mode(mode: Optional[str]) -> Iterator[None]:
     if mode is None or mode == _kernels.IMPLEMENTATION:
         yield
         return
-    from flatstream.decoder import PyFrameDecoder
+    from flatstream.wire.decoder import PyFrameDecoder
 
     source = _kernels.native if mode == "native" else _kernels.pure
     if source is None:

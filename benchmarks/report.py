@@ -18,7 +18,7 @@ from .harness import Row, Settings, Workload
 __all__ = ["render", "Target", "targets"]
 
 NOTES = os.path.join(os.path.dirname(__file__), "where_the_time_goes.md")
-CHUNK = 256 * 1024  # flatstream.reader.DEFAULT_CHUNK_SIZE
+CHUNK = 256 * 1024  # flatstream.io.reader.DEFAULT_CHUNK_SIZE
 
 
 # -- formatting -------------------------------------------------------------------

@@ -1,24 +1,14 @@
 //! Native kernels of flatstream: the loops Python should not run per frame.
 //!
 //! The kernels themselves are plain Rust over byte slices (so `cargo test` and
-//! cargo-fuzz exercise them without Python); `python` binds them with PyO3.
+//! cargo-fuzz exercise them without Python); `bindings` binds them with PyO3.
 //! Each binding has a pure-Python twin in `python/flatstream/_kernels/pure.py`
 //! with the same signature and results.
 
-pub mod bulk;
-pub mod checksum;
-pub mod codec;
-pub mod frame;
-pub mod scan;
-pub mod verifier;
+pub mod kernels;
+// The kernels keep their crate-root paths (`flatstream_native::scan`), which
+// the fuzz targets and the bindings use.
+pub use kernels::{bulk, checksum, codec, frame, scan, verifier};
 
 #[cfg(feature = "python")]
-mod pycodec;
-#[cfg(feature = "python")]
-mod pydecoder;
-#[cfg(feature = "python")]
-mod pysink;
-#[cfg(feature = "python")]
-mod python;
-#[cfg(feature = "python")]
-mod pyverifier;
+mod bindings;

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from flatstream import _kernels
-from flatstream.decoder import PyFrameDecoder
+from flatstream.wire.decoder import PyFrameDecoder
 
 MODES = ["native", "python"] if _kernels.native is not None else ["python"]
 

@@ -118,7 +118,7 @@ def kernels(mode: str) -> Iterator[None]:
     """Run the body on the native kernels or on their pure twins (as the
     conftest fixture does for a whole test), restoring them afterwards."""
     from flatstream import _kernels
-    from flatstream.decoder import PyFrameDecoder
+    from flatstream.wire.decoder import PyFrameDecoder
 
     native = _kernels.native
     if mode == "native" and native is None:

@@ -104,7 +104,7 @@ class _Sink:
 def test_frame_sink_twins_agree(
     payloads: "list[bytes]", algo: str, fast_below: int, short: int
 ) -> None:
-    from flatstream._io import write_all
+    from flatstream.wire._io import write_all
 
     results = []
     for kernel in (native, pure):
@@ -127,7 +127,7 @@ def test_frame_sink_twins_agree(
 
 @needs_native
 def test_frame_sink_write_finds_the_encoder_by_exact_type() -> None:
-    from flatstream._io import write_all
+    from flatstream.wire._io import write_all
 
     class Text(str):
         pass
@@ -151,7 +151,7 @@ def test_frame_sink_write_finds_the_encoder_by_exact_type() -> None:
 
 @pytest.mark.parametrize("kernel", [k for k in (native, pure) if k is not None])
 def test_frame_sink_stops_after_a_failed_write_and_after_close(kernel: object) -> None:
-    from flatstream._io import write_all
+    from flatstream.wire._io import write_all
 
     error = OSError(5, "disk on fire")
 

@@ -12,7 +12,7 @@ from flatbuffers.table import Table
 from helpers import CustomChecksum, TrickleSource, read_all, reference_stream
 
 import flatstream as fs
-from flatstream import memory
+from flatstream.io import memory
 
 Reason = fs.ReclamationReason
 

@@ -138,7 +138,8 @@ def repair(data: bytes, width: int, compute: Optional[Callable[[Any], int]]) -> 
 def kernels(mode: str) -> Iterator[None]:
     """Switch flatstream to the native kernels or their pure-Python twins
     (as tests/conftest.py does), restoring the previous ones afterwards."""
-    from flatstream import _kernels, decoder
+    from flatstream import _kernels
+    from flatstream.wire import decoder
 
     names = ["checksum", "scan", "frame_many"]
     if hasattr(_kernels, "FrameDecoder"):

@@ -39,7 +39,7 @@ from fuzz_common import (
 with instrumented():
     import flatstream as fs
     from flatstream import _kernels
-    from flatstream.checksums import is_builtin
+    from flatstream.wire.checksums import is_builtin
 
 Outcome = Tuple[Any, ...]
 Result = Tuple[List[bytes], Outcome]

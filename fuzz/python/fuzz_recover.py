@@ -64,7 +64,7 @@ def expected_outcome(stream: bytes, checksum: Any, limit: int) -> Outcome:
 def clean_frame_count(data: bytes, checksum: Any, limit: int) -> int:
     """Frames in ``data`` per the pure scan twin, which must find it clean."""
     width = checksum.width
-    verify = checksum.name if fs.checksums.is_builtin(checksum) and width else None
+    verify = checksum.name if fs.wire.checksums.is_builtin(checksum) and width else None
     _offsets, lengths, stop, status, _a, _b = _kernels.pure.scan(
         data, 0, width, verify, limit, 1 << 62
     )

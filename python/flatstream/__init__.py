@@ -17,8 +17,8 @@ from __future__ import annotations
 from . import _kernels
 from ._open import open
 from .aio import AsyncStreamReader, AsyncStreamWriter
-from .background import BackgroundWriter, WriterStats
-from .checksums import (
+from .io.background import BackgroundWriter, WriterStats
+from .wire.checksums import (
     CHECKSUMS,
     BuiltinChecksum,
     Checksum,
@@ -30,7 +30,7 @@ from .checksums import (
     Xxh3_64,
     resolve_checksum,
 )
-from .decoder import END, NEED_DATA, FrameDecoder
+from .wire.decoder import END, NEED_DATA, FrameDecoder
 from .errors import (
     ChecksumMismatch,
     FlatstreamError,
@@ -38,7 +38,7 @@ from .errors import (
     UnexpectedEof,
     ValidationFailed,
 )
-from .framing import (
+from .wire.framing import (
     DEFAULT_MAX_FRAME_LEN,
     MAX_PAYLOAD_LEN,
     ChecksumDeframer,
@@ -48,7 +48,7 @@ from .framing import (
     Deframer,
     Framer,
 )
-from .memory import (
+from .io.memory import (
     AdaptiveWatermarkPolicy,
     MemoryPolicy,
     NoOpPolicy,
@@ -56,9 +56,9 @@ from .memory import (
     ReclamationReason,
     SizeThresholdPolicy,
 )
-from .reader import StreamReader
-from .recovery import RecoveryEnd, RecoveryReport, recover, recover_file
-from .scanning import FrameIndex, ScanSummary, count, scan, verify
+from .io.reader import StreamReader
+from .io.recovery import RecoveryEnd, RecoveryReport, recover, recover_file
+from .io.scanning import FrameIndex, ScanSummary, count, scan, verify
 from .schema import (
     Codec,
     DecodeError,
@@ -76,7 +76,7 @@ from .schema import (
 )
 from .schema import verify as verify_buffer
 from .schema.types import f32, f64, i8, i16, i32, i64, u8, u16, u32, u64
-from .validation import (
+from .wire.validation import (
     CompositeValidator,
     NoValidator,
     SizeValidator,
@@ -84,7 +84,7 @@ from .validation import (
     TypedValidator,
     Validator,
 )
-from .writer import StreamWriter, finished_bytes
+from .io.writer import StreamWriter, finished_bytes
 
 __version__ = "0.1.0"
 

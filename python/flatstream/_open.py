@@ -6,11 +6,11 @@ import builtins
 import os
 from typing import Any, Optional, Union
 
-from .checksums import ChecksumLike
-from .framing import Deframer, Framer
-from .memory import MemoryPolicy
-from .reader import StreamReader
-from .writer import StreamWriter
+from .wire.checksums import ChecksumLike
+from .wire.framing import Deframer, Framer
+from .io.memory import MemoryPolicy
+from .io.reader import StreamReader
+from .io.writer import StreamWriter
 
 __all__ = ["open"]
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator, Optional
 
-from .decoder import DEFAULT_CHUNK_SIZE, END, NEED_DATA, FrameDecoder
-from .framing import DefaultFramer, Deframer, DefaultDeframer, Framer
-from .writer import StreamWriter
+from .wire.decoder import DEFAULT_CHUNK_SIZE, END, NEED_DATA, FrameDecoder
+from .wire.framing import DefaultFramer, Deframer, DefaultDeframer, Framer
+from .io.writer import StreamWriter
 
 __all__ = ["AsyncStreamReader", "AsyncStreamWriter"]
 

@@ -9,12 +9,12 @@ from typing import Optional
 import click
 
 from . import _kernels
-from .checksums import CHECKSUMS
+from .wire.checksums import CHECKSUMS
 from .errors import FlatstreamError
-from .framing import Deframer
-from .recovery import RecoveryEnd, recover_file
-from .scanning import count as count_frames
-from .scanning import scan as scan_frames
+from .wire.framing import Deframer
+from .io.recovery import RecoveryEnd, recover_file
+from .io.scanning import count as count_frames
+from .io.scanning import scan as scan_frames
 
 CHECKSUM_NAMES = sorted([*CHECKSUMS, "xxhash64"])
 

@@ -18,11 +18,11 @@ Both implement the same three functions with the same signatures and results:
     codec, selected when this is None.
 ``SchemaVerifier``
     The native twin of the schema verifier; its twin is the verifier
-    ``flatstream.schema.verifier`` compiles in Python, selected when this is
+    ``flatstream.schema`` compiles in Python, selected when this is
     None.
 ``FrameDecoder``
-    The frame decoder (see :mod:`flatstream.decoder`); its twin is
-    ``flatstream.decoder.PyFrameDecoder``.
+    The frame decoder (see :mod:`flatstream.wire.decoder`); its twin is
+    ``flatstream.wire.decoder.PyFrameDecoder``, selected when this is None.
 
 ``FLATSTREAM_PURE_PYTHON=1`` selects the twins; so does a build without the
 extension. ``IMPLEMENTATION`` says which is in use.
@@ -69,11 +69,10 @@ else:
     FrameSink = native.FrameSink
     scan_all = native.scan_all
 
-# The decoder twin lives with the decoder concept; imported last because it
-# uses the kernels above.
-from ..decoder import PyFrameDecoder  # noqa: E402
-
-FrameDecoder: Any = PyFrameDecoder if native is None else native.FrameDecoder
+# The native frame decoder; None selects its twin, which lives with the
+# decoder concept (``flatstream.wire.decoder.PyFrameDecoder``) because it is
+# written over the scan kernel above, so this module never imports it.
+FrameDecoder: Any = getattr(native, "FrameDecoder", None)
 
 # The native twin of a compiled schema codec (``flatstream.schema._native``);
 # None selects the pure-Python generated codecs.

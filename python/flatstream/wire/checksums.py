@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Protocol, Union, runtime_checkable
 
-from . import _kernels
+from .. import _kernels
 
 __all__ = [
     "Checksum",

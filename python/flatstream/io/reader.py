@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional
 
 import numpy as np
 
-from ._io import reader_of
-from .decoder import FrameDecoder
-from .framing import Deframer, DefaultDeframer
+from ..wire._io import reader_of
+from ..wire.decoder import FrameDecoder
+from ..wire.framing import Deframer, DefaultDeframer
 from .memory import MemoryPolicy, ReclamationInfo
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def typed_decoder(cls: Any) -> Callable[[Any], Any]:
     if callable(get_root):
         return lambda payload: get_root(payload, 0)
     if getattr(cls, "__flatstream_table__", None) is not None:
-        from .schema import codec
+        from ..schema import codec
 
         return codec(cls).decode  # type: ignore[no-any-return]
     make_codec = getattr(cls, "__flatstream_codec__", None)

@@ -20,9 +20,9 @@ from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import flatbuffers
 
-from . import _kernels
-from ._io import write_all
-from .framing import DefaultFramer, Framer, byte_view
+from .. import _kernels
+from ..wire._io import write_all
+from ..wire.framing import DefaultFramer, Framer, byte_view
 from .memory import BASELINE_CAPACITY, MemoryPolicy, ReclamationInfo
 
 __all__ = ["StreamWriter", "finished_bytes"]
@@ -158,7 +158,7 @@ class StreamWriter:
         elif callable(getattr(cls, "serialize", None)):
             encode = self._encode_serializable
         elif getattr(cls, "__flatstream_table__", None) is not None:
-            from .schema import codec
+            from ..schema import codec
 
             encode = codec(cls).encode
         elif callable(getattr(cls, "__flatstream_codec__", None)):
@@ -267,7 +267,7 @@ class StreamWriter:
                 and not callable(getattr(cls, "serialize", None))  # serialize() wins, as in write()
                 and all(type(item) is cls for item in items)
             ):
-                from .schema import codec
+                from ..schema import codec
 
                 return codec(cls).encode_many(items)
         return [self._payload_of(item) for item in items]

@@ -9,7 +9,7 @@ first on the read path, after the frame has been decoded and its checksum
 verified.
 
 The bytes themselves are produced by the kernels (see ``_kernels``) and parsed
-by :class:`~flatstream.decoder.FrameDecoder`.
+by :class:`~flatstream.wire.decoder.FrameDecoder`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import copy
 import struct
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
-from . import _kernels
+from .. import _kernels
 from .checksums import Checksum, ChecksumLike, is_builtin, resolve_checksum
-from .errors import InvalidFrame
+from ..errors import InvalidFrame
 from .validation import Validator
 
 __all__ = [

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Deque, Optional
 
-from .framing import DefaultFramer, Framer
+from ..wire.framing import DefaultFramer, Framer
 from .writer import StreamWriter
 
 __all__ = ["BackgroundWriter", "WriterStats"]

@@ -13,8 +13,8 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 
+use super::borrow::{native_selected, Borrowed};
 use crate::codec::{locate, plan, DoesNotFit, Field, Kind, Plan, Raw, Scalar, StructLayout};
-use crate::python::{native_selected, Borrowed};
 
 /// Plans kept per codec (one per set of present fields); past that, planned per call.
 const PLAN_CACHE_LIMIT: usize = 256;

@@ -20,29 +20,14 @@ The crash story::
 
 from __future__ import annotations
 
-import enum
-from typing import Any, NamedTuple, Optional
+from typing import Any, Optional
 
-from .errors import UnexpectedEof
-from .framing import Deframer, DefaultDeframer
+from ..errors import UnexpectedEof
+from ..wire.framing import Deframer, DefaultDeframer
 from .reader import StreamReader
+from .reports import RecoveryEnd, RecoveryReport
 
 __all__ = ["RecoveryEnd", "RecoveryReport", "recover", "recover_file"]
-
-
-class RecoveryEnd(enum.Enum):
-    #: The stream ends on a frame boundary.
-    CLEAN_EOF = "clean_eof"
-    #: The stream ends inside a frame; truncating to ``last_good_offset`` is safe.
-    TORN_TAIL = "torn_tail"
-
-
-class RecoveryReport(NamedTuple):
-    #: Complete, valid frames from the start.
-    frames: int
-    #: Offset just past the last good frame.
-    last_good_offset: int
-    end: RecoveryEnd
 
 
 def recover(source: Any, deframer: Optional[Deframer] = None) -> RecoveryReport:

@@ -1,4 +1,4 @@
-//! The native twin of `flatstream.decoder.PyFrameDecoder`: same methods, same
+//! The native twin of `flatstream.wire.decoder.PyFrameDecoder`: same methods, same
 //! events, same errors (built by the Python side's `make_error`, so messages
 //! and fields are defined once). Iterating a decoder that has a `read`
 //! callable runs entirely here: Python pays one `tp_iternext` per frame.
@@ -322,7 +322,7 @@ impl FrameView {
     }
 }
 
-/// Decoder events and error constructors, from `flatstream.decoder`.
+/// Decoder events and error constructors, from `flatstream.wire.decoder`.
 struct Hooks {
     need_data: Py<PyAny>,
     end: Py<PyAny>,
@@ -332,7 +332,7 @@ struct Hooks {
 
 impl Hooks {
     fn load(py: Python<'_>) -> PyResult<Self> {
-        let decoder = py.import("flatstream.decoder")?;
+        let decoder = py.import("flatstream.wire.decoder")?;
         let errors = py.import("flatstream.errors")?;
         Ok(Hooks {
             need_data: decoder.getattr("NEED_DATA")?.unbind(),

@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3::{PyTraverseError, PyVisit};
 
-use crate::python::{native_selected, Borrowed};
+use super::borrow::{native_selected, Borrowed};
 use crate::verifier::{Field, Kind, Options, Root, Table, Verifier};
 
 /// Verified with the GIL released: `bytes` (immutable) of at least this size.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from typing import Any, Callable, Optional, Protocol, Sequence, runtime_checkable
 
-from .errors import ValidationFailed
+from ..errors import ValidationFailed
 
 __all__ = [
     "Validator",

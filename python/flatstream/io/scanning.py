@@ -23,11 +23,11 @@ from typing import Any, Iterator, Optional, Tuple, Union
 
 import numpy as np
 
-from . import _kernels
-from .checksums import ChecksumLike, is_builtin
-from .decoder import bytes_view, make_error
-from .framing import Deframer
-from .recovery import RecoveryEnd
+from .. import _kernels
+from ..wire.checksums import ChecksumLike, is_builtin
+from ..wire.decoder import bytes_view, make_error
+from ..wire.framing import Deframer
+from .reports import RecoveryEnd
 
 __all__ = ["FrameIndex", "ScanSummary", "scan", "count", "verify", "mapped", "default_threads"]
 

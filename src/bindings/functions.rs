@@ -1,53 +1,17 @@
-//! PyO3 bindings of the kernels. Signatures mirror `flatstream/_kernels/pure.py`.
+//! The kernel functions: checksum, scan, frame_many, scan_all. Signatures
+//! mirror `flatstream/_kernels/pure.py`.
 
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyString};
+use pyo3::types::{PyBytes, PyList};
 
-use std::sync::Arc;
-
-use pyo3::types::PyDict;
-
+use super::borrow::{bytes_of, Borrowed};
+use super::decoder::borrow_buffer;
 use crate::bulk::scan_all as scan_all_frames;
 use crate::checksum::Algorithm;
 use crate::frame::{frame_at, frame_size};
-use crate::pydecoder::{borrow_buffer, FrameView, Storage};
 use crate::scan::scan as scan_frames;
-
-/// Borrows the bytes behind a buffer-protocol object.
-pub(crate) fn bytes_of<'a>(_py: Python<'a>, buf: &'a PyBuffer<u8>) -> PyResult<&'a [u8]> {
-    if !buf.is_c_contiguous() {
-        return Err(PyValueError::new_err("buffer must be C-contiguous"));
-    }
-    // SAFETY: `PyBuffer::get` succeeded, so `buf_ptr()` points to `len_bytes()`
-    // initialised bytes that stay allocated while `buf` holds the export (the
-    // exporter may not resize or free them meanwhile: a bytearray refuses to
-    // resize while exported, mmap refuses to close). The buffer is C-contiguous
-    // with item size 1 (`PyBuffer<u8>` checks the format), so the bytes form one
-    // slice. The returned lifetime is tied to both `buf` and the GIL token: no
-    // Python code runs while the slice is alive, so nothing writes through
-    // another view meanwhile. A zero-length buffer may carry a dangling pointer,
-    // so it is answered with an empty slice instead. Exercised by the Python
-    // test suite over bytes, bytearray, memoryview slices and mmap.
-    if buf.len_bytes() == 0 {
-        return Ok(&[]);
-    }
-    Ok(unsafe { std::slice::from_raw_parts(buf.buf_ptr() as *const u8, buf.len_bytes()) })
-}
-
-/// Whether the namespace of `flatstream._kernels` (`kernels`) selects the
-/// native twin `name` now: it holds None there while the pure-Python twins
-/// are selected. Native objects that hand over to their pure twin look this
-/// up at each call, like every kernel (a dict lookup).
-pub(crate) fn native_selected(
-    kernels: &Bound<'_, PyDict>,
-    name: &Bound<'_, PyString>,
-) -> PyResult<bool> {
-    Ok(kernels
-        .get_item(name)?
-        .is_some_and(|kernel| !kernel.is_none()))
-}
 
 fn algorithm(name: &str) -> PyResult<Algorithm> {
     Algorithm::from_name(name)
@@ -56,7 +20,7 @@ fn algorithm(name: &str) -> PyResult<Algorithm> {
 
 /// checksum(name, data) -> int: the checksum of `data` with a built-in algorithm.
 #[pyfunction]
-fn checksum(py: Python<'_>, name: &str, data: PyBuffer<u8>) -> PyResult<u64> {
+pub(super) fn checksum(py: Python<'_>, name: &str, data: PyBuffer<u8>) -> PyResult<u64> {
     let algo = algorithm(name)?;
     Ok(algo.compute(bytes_of(py, &data)?))
 }
@@ -106,7 +70,7 @@ type ScanTuple<'py> = (
 /// (offsets u64 LE bytes, lengths u32 LE bytes, stop, status, detail_a, detail_b)
 #[pyfunction]
 #[pyo3(signature = (data, start, width, verify, max_frame_len, max_frames))]
-fn scan<'py>(
+pub(super) fn scan<'py>(
     py: Python<'py>,
     data: PyBuffer<u8>,
     start: usize,
@@ -142,63 +106,6 @@ fn scan<'py>(
     ))
 }
 
-/// The bytes of a Python object, borrowed for one call: `bytes` and a
-/// reader's `FrameView` are read in place (no buffer export to allocate),
-/// anything else through the byte buffer protocol.
-pub(crate) enum Borrowed<'py> {
-    Bytes(Bound<'py, PyBytes>),
-    View(Bound<'py, FrameView>),
-    /// A releasable view's chunk, shared for the borrow, and the payload's range.
-    Chunk(Arc<Storage>, std::ops::Range<usize>),
-    Buffer(PyBuffer<u8>),
-}
-
-impl<'py> Borrowed<'py> {
-    /// None when `obj` has no C-contiguous byte buffer, or is a released view
-    /// (callers then take a path that raises the object's own error).
-    pub(crate) fn of(obj: &Bound<'py, PyAny>) -> Option<Self> {
-        if let Ok(bytes) = obj.cast_exact::<PyBytes>() {
-            return Some(Borrowed::Bytes(bytes.clone()));
-        }
-        if let Ok(view) = obj.cast_exact::<FrameView>() {
-            if view.get().payload(obj.py()).is_some() {
-                return Some(Borrowed::View(view.clone()));
-            }
-            if let Some((chunk, range)) = view.get().shared_chunk() {
-                return Some(Borrowed::Chunk(chunk, range));
-            }
-        }
-        borrow_buffer(obj).ok().map(Borrowed::Buffer)
-    }
-
-    /// Like `of`, but items wider than a byte (`array('I')`, numpy) lend their
-    /// bytes, and an object without a buffer raises its error.
-    fn any(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyResult<Self> {
-        if let Some(borrowed) = Borrowed::of(obj) {
-            return Ok(borrowed);
-        }
-        let bytes = py
-            .import("builtins")?
-            .getattr("memoryview")?
-            .call1((obj,))?
-            .call_method1("cast", ("B",))?;
-        Ok(Borrowed::Buffer(borrow_buffer(&bytes)?))
-    }
-
-    /// The bytes, valid while no Python code runs (which could release a view
-    /// or write through another export).
-    pub(crate) fn bytes<'a>(&'a self, py: Python<'a>) -> &'a [u8] {
-        match self {
-            Borrowed::Bytes(b) => b.as_bytes(),
-            // Checked unreleased in `of`.
-            Borrowed::View(v) => v.get().payload(py).unwrap_or_default(),
-            Borrowed::Chunk(chunk, range) => &chunk.bytes(py)[range.clone()],
-            // Checked C-contiguous in `borrow_buffer`.
-            Borrowed::Buffer(b) => bytes_of(py, b).unwrap_or_default(),
-        }
-    }
-}
-
 /// (frames, None), or (None, index of the first payload over the limit).
 type FrameManyResult<'py> = (Option<Bound<'py, PyBytes>>, Option<usize>);
 
@@ -206,7 +113,7 @@ type FrameManyResult<'py> = (Option<Bound<'py, PyBytes>>, Option<usize>);
 /// (None, index) when payload `index` is longer than `max_len`: every payload
 /// framed, back to back, in one buffer written in place.
 #[pyfunction]
-fn frame_many<'py>(
+pub(super) fn frame_many<'py>(
     py: Python<'py>,
     payloads: &Bound<'py, PyAny>,
     width: usize,
@@ -307,7 +214,7 @@ type ScanAllTuple<'py> = (
 #[pyfunction]
 #[pyo3(signature = (data, start, width, verify, max_frame_len, threads, collect))]
 #[allow(clippy::too_many_arguments)]
-fn scan_all<'py>(
+pub(super) fn scan_all<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
     start: usize,
@@ -377,18 +284,4 @@ fn immutable(data: &Bound<'_, PyAny>, buffer: &PyBuffer<u8>) -> PyResult<bool> {
     }
     let kind = data.get_type();
     Ok(buffer.readonly() && kind.module()? == "mmap" && kind.name()? == "mmap")
-}
-
-#[pymodule]
-fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(checksum, m)?)?;
-    m.add_function(wrap_pyfunction!(scan, m)?)?;
-    m.add_function(wrap_pyfunction!(frame_many, m)?)?;
-    m.add_class::<crate::pysink::FrameSink>()?;
-    m.add_function(wrap_pyfunction!(scan_all, m)?)?;
-    m.add_class::<crate::pydecoder::FrameDecoder>()?;
-    m.add_class::<crate::pydecoder::FrameView>()?;
-    m.add_class::<crate::pycodec::TableCodec>()?;
-    m.add_class::<crate::pyverifier::SchemaVerifier>()?;
-    Ok(())
 }

@@ -16,9 +16,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyMemoryView};
 use pyo3::{PyTraverseError, PyVisit};
 
+use super::borrow::Borrowed;
 use crate::checksum::Algorithm;
 use crate::frame::{frame_at, frame_size};
-use crate::python::Borrowed;
 
 #[pyclass(module = "flatstream._native", name = "FrameSink")]
 pub struct FrameSink {

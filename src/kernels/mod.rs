@@ -1,0 +1,11 @@
+//! The kernels: plain Rust over byte slices, no Python (so `cargo test` and
+//! cargo-fuzz exercise them directly). Imports run one way: `checksum` <-
+//! `scan` (the one frame step) <- `frame`, `bulk`; `codec` and `verifier`
+//! (schema plans) stand alone.
+
+pub mod bulk;
+pub mod checksum;
+pub mod codec;
+pub mod frame;
+pub mod scan;
+pub mod verifier;
