@@ -8,7 +8,7 @@
 #   bash scripts/bench.sh --only bulk,codec    # some workloads or families (see --list)
 #   bash scripts/bench.sh --big-file-mib 256   # a smaller on-disk file
 #
-# Installs the "bench" extra's pinned peers into .venv; never reinstalls or
+# Installs the "bench" extra's peers, pinned by constraints/ci.txt, into .venv; never reinstalls or
 # rebuilds flatstream itself (build it with scripts/test.sh first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,14 +18,15 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import flatstream._native
     exit 1
 fi
 
-# The pins come from pyproject.toml's "bench" extra (one source of truth).
-mapfile -t pins < <(.venv/bin/python - <<'PY'
+# The peers of pyproject.toml's "bench" extra, at the exact versions of
+# constraints/ci.txt (ranges for users, pins for measurements).
+mapfile -t peers < <(.venv/bin/python - <<'PY'
 import tomllib
 with open("pyproject.toml", "rb") as f:
     print("\n".join(tomllib.load(f)["project"]["optional-dependencies"]["bench"]))
 PY
 )
-.venv/bin/python -m pip install --quiet "${pins[@]}"
+.venv/bin/python -m pip install --quiet "${peers[@]}" -c constraints/ci.txt
 
 export FLATSTREAM_BENCH_COMMAND="bash scripts/bench.sh${*:+ $*}"
 exec .venv/bin/python -m benchmarks "$@"

@@ -9,5 +9,5 @@ if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade "pip>=24"
-.venv/bin/python -m pip install --quiet -e .
+.venv/bin/python -m pip install --quiet -e . -c constraints/ci.txt
 exec .venv/bin/flatstream demo "$@"

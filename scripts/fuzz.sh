@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 # Pinned tools. cargo-fuzz needs nightly-only rustc flags (-Zsanitizer, the
 # sancov passes); RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them.
 CARGO_FUZZ_VERSION=0.13.2
-ATHERIS_VERSION=3.0.0 # keep equal to the `fuzz` extra in pyproject.toml
+ATHERIS_VERSION=3.0.0 # keep equal to atheris in constraints/ci.txt
 export RUSTC_BOOTSTRAP=1
 
 RUST_TARGETS=(scan_any frame_roundtrip checksum verifier)

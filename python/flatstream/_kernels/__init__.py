@@ -31,6 +31,7 @@ extension. ``IMPLEMENTATION`` says which is in use.
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any, Tuple
 
 from . import pure
@@ -51,8 +52,15 @@ if _force_pure:
 else:
     try:
         from .. import _native as native  # type: ignore[attr-defined,no-redef]
-    except ImportError:  # a source checkout that was never built
+    except ImportError as exc:  # a source checkout never built, a wheel for another platform
         native = None
+        warnings.warn(
+            f"flatstream: the native extension could not be loaded ({exc}); using the "
+            "pure-Python kernels, which give the same results more slowly. Set "
+            "FLATSTREAM_PURE_PYTHON=1 to choose them without this warning.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
 if native is None:
     IMPLEMENTATION = "python"
