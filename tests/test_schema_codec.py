@@ -41,6 +41,7 @@ from test_schema_support import (
 
 import flatstream as fs
 from flatstream.schema import codecs as codec_module
+from helpers import runtime_matches_flatc
 
 SETTINGS = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
@@ -57,6 +58,11 @@ class Loaded:
         self.codec = self.schema.codec(self.table)
         self.module = generate_module(fbs, out)
         self.ident = self.codec.file_identifier
+
+
+#: Byte identity with the official object API holds for flatc's own runtime
+#: release (CI's pins); at the dependency floor the round trips still run.
+OFFICIAL_LAYOUT = runtime_matches_flatc()
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +84,8 @@ def check_both_directions(loaded: Loaded, form: Any) -> bytes:
     official = pack_objapi(loaded.module, schema, name, form, loaded.ident)
     mine = loaded.codec.encode(build(schema, name, form))
     assert isinstance(mine, bytes)
-    assert mine == official, "the codec's buffer differs from the official builder's"
+    if OFFICIAL_LAYOUT:
+        assert mine == official, "the codec's buffer differs from the official builder's"
     decoded = normal(schema, name, loaded.codec.decode(official))
     assert same(decoded, expected), explain(decoded, expected)
     read_back = unpack_objapi(loaded.module, schema, name, mine)
@@ -171,6 +178,8 @@ def test_interpreted_layouts_agree(
 ) -> None:
     """Past the per-table limit of compiled layouts (a table with many
     optional fields has many) the encoder interprets; the bytes must not change."""
+    if not OFFICIAL_LAYOUT:
+        pytest.skip("compares with the official object API, whose layout is flatc's release's")
     monkeypatch.setattr(codec_module, "_LAYOUT_CACHE_LIMIT", 0)
     loaded = features if name == "features" else Loaded(SCHEMAS / f"{name}.fbs", tmp_path / "gen")
     schema = fs.load_schema(loaded.fbs)  # a fresh compiler sees the patched limit
