@@ -19,15 +19,21 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 from ..checksums import BuiltinChecksum
 from ..errors import FlatstreamError, InvalidFrame
 from ..framing import DEFAULT_MAX_FRAME_LEN
-from ..scanning import default_threads
 from . import blocks
 from .detect import NotAJournal, sniff
 from .layout import Layout, read_footer, scan_layout
-from .records import KEY_NONE, FooterRecord, HeaderRecord, decode_block
+from .records import KEY_NONE, FooterRecord, HeaderRecord, bits_key, decode_block
 from .schema_info import load_header_schema
-from .writer import bits_key
 
 __all__ = ["JournalHeader", "JournalReader", "JournalState", "inspect"]
+
+
+def default_threads() -> int:
+    """Threads a scan may use: the cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class JournalHeader:

@@ -41,6 +41,8 @@ __all__ = [
     "identifier_of",
     "is_metadata",
     "check_user_payload",
+    "key_bits",
+    "bits_key",
 ]
 
 FORMAT_VERSION = 1
@@ -64,6 +66,9 @@ _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
 _U64 = struct.Struct("<Q")
 _I64 = struct.Struct("<q")
+_D = struct.Struct("<d")
+_Q = struct.Struct("<Q")
+_q = _I64
 
 
 def identifier_of(payload: Any) -> Optional[bytes]:
@@ -86,6 +91,24 @@ def check_user_payload(payload: Any) -> None:
             "starting with 'FSJ' are reserved for journal metadata and cannot be written "
             "as user messages (write it to a raw stream, or change the identifier)"
         )
+
+
+def key_bits(value: Any, kind: int) -> int:
+    """The u64 bit pattern of a key value (see JournalIndex.key_min)."""
+    if kind == KEY_FLOAT:
+        return int(_Q.unpack(_D.pack(float(value)))[0])
+    if kind == KEY_INT:
+        return int(_Q.unpack(_q.pack(int(value)))[0])
+    return int(value)
+
+
+def bits_key(bits: int, kind: int) -> Any:
+    if kind == KEY_FLOAT:
+        return _D.unpack(_Q.pack(bits))[0]
+    if kind == KEY_INT:
+        return _q.unpack(_Q.pack(bits))[0]
+    return bits
+
 
 
 # -- records ----------------------------------------------------------------

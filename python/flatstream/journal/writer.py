@@ -4,7 +4,6 @@ index frames, footer on close), or continues one (``JournalWriter.append``)."""
 from __future__ import annotations
 
 import mmap
-import struct
 import time
 from typing import Any, Dict, Iterable, Optional
 
@@ -17,8 +16,6 @@ from ..recovery import RecoveryEnd, RecoveryReport, recover_file
 from . import blocks
 from .detect import sniff
 from .records import (
-    KEY_FLOAT,
-    KEY_INT,
     KEY_NONE,
     NO_OFFSET,
     FooterRecord,
@@ -29,34 +26,15 @@ from .records import (
     encode_footer,
     encode_header,
     encode_index,
+    key_bits,
 )
 from .schema_info import SchemaInfo, describe_schema, key_kind_of
 
-__all__ = ["JournalWriter", "DEFAULT_INDEX_EVERY", "DEFAULT_INDEX_EVERY_BYTES", "key_bits"]
+__all__ = ["JournalWriter", "DEFAULT_INDEX_EVERY", "DEFAULT_INDEX_EVERY_BYTES"]
 
 DEFAULT_INDEX_EVERY = 4096
 DEFAULT_INDEX_EVERY_BYTES = 1 << 20
 _MAX_PAYLOAD = (1 << 32) - 1
-_D = struct.Struct("<d")
-_Q = struct.Struct("<Q")
-_q = struct.Struct("<q")
-
-
-def key_bits(value: Any, kind: int) -> int:
-    """The u64 bit pattern of a key value (see JournalIndex.key_min)."""
-    if kind == KEY_FLOAT:
-        return int(_Q.unpack(_D.pack(float(value)))[0])
-    if kind == KEY_INT:
-        return int(_Q.unpack(_q.pack(int(value)))[0])
-    return int(value)
-
-
-def bits_key(bits: int, kind: int) -> Any:
-    if kind == KEY_FLOAT:
-        return _D.unpack(_Q.pack(bits))[0]
-    if kind == KEY_INT:
-        return _q.unpack(_Q.pack(bits))[0]
-    return bits
 
 
 def _producer_version() -> str:
