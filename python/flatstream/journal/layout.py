@@ -142,12 +142,14 @@ def scan_layout(
     # from the positions (searchsorted), not one by one.
     meta_positions = np.flatnonzero(meta_mask)
     user_before = np.cumsum(user)  # user frames up to and including each frame
-    mv = memoryview(buf)
     footer: Optional[FooterRecord] = None
     block_frames = 0
     for k in meta_positions.tolist():
         off = int(offsets[k])
-        payload = mv[off + hl:off + hl + int(lengths[k])]
+        # A copy (metadata frames are small, blocks are parsed for their
+        # header only): no view of the mapping outlives this call, even when
+        # an error carries this frame in its traceback.
+        payload = buf[off + hl:off + hl + int(lengths[k])]
         ident = bytes(payload[4:8])
         frames_seen = int(user_before[k]) + block_frames
         if ident == INDEX_ID:
@@ -183,7 +185,6 @@ def scan_layout(
             if k == len(offsets) - 1 and not torn:
                 footer = rec_f
         # other FSJ? identifiers: a later format version's frames, skipped
-    del mv
     payload_total = int(user_lengths.sum(dtype=np.uint64))
     if blocks:  # a block's raw bytes are a u32 length prefix per payload, then the payload
         payload_total = sum(b.raw_size - 4 * b.frame_count for b in blocks)
