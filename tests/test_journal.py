@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import flatstream as fs
-from flatstream.journal import JournalReader, JournalState, NotAJournal, sniff
+from flatstream.journal import JournalState, NotAJournal, sniff
 from flatstream.journal import records
 from flatstream.journal.layout import footer_frame_len
 

@@ -116,8 +116,8 @@ def scan_layout(
     if status == _kernels.CHECKSUM:
         raise make_error("checksum", a, b, stop, width, len(buf) - stop)
     torn = status != _kernels.CLEAN
-    offsets = np.frombuffer(offsets_b, dtype="<u8")
-    lengths = np.frombuffer(lengths_b, dtype="<u4")
+    offsets = np.frombuffer(offsets_b or b"", dtype="<u8")  # collect=True: never None
+    lengths = np.frombuffer(lengths_b or b"", dtype="<u4")
     hl = 4 + width
     meta_mask = np.zeros(len(offsets), dtype=bool)
     if len(offsets):
