@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import flatstream as fs
+import flatstream.journal
 from flatstream.journal import JournalState, NotAJournal, sniff
 from flatstream.journal import records
 from flatstream.journal.layout import footer_frame_len
@@ -444,3 +445,55 @@ def test_info_cli(tmp_path: Path) -> None:
     raw.write_bytes(struct.pack("<I", 1) + b"a")
     result = CliRunner().invoke(main, ["info", str(raw)])
     assert result.exit_code == 1 and "no journal header" in result.output
+
+
+def test_unclosed_journal_counts_from_the_last_index(tmp_path: Path) -> None:
+    path = tmp_path / "u.fsj"
+    items = payloads(50)
+    w = fs.open(path, "wb", format="journal", index_every=8)
+    w.write_many(items)
+    w.flush()
+    data = path.read_bytes()
+    w.close()
+    path.write_bytes(data[:-2])  # torn inside the last user frame
+    with fs.open(path, "rb") as r:
+        assert len(r) == 49 and r._layout is None  # the index and a tail scan, no full scan
+        assert [bytes(p) for p in r] == items[:49]
+    summary = fs.count(path)
+    assert (summary.frames, summary.payload_bytes) == (49, sum(map(len, items[:49])))
+    assert summary.end is fs.RecoveryEnd.TORN_TAIL
+    assert fs.verify(path) == summary
+
+
+def test_a_damaged_length_before_the_last_index_is_corruption(tmp_path: Path) -> None:
+    """A length that runs past the end is a torn tail only if nothing intact
+    follows: with an index frame after it, reading raises instead of
+    silently losing the frames behind it."""
+    path = tmp_path / "d.fsj"
+    w = fs.open(path, "wb", format="journal", checksum="crc32", index_every=8)
+    w.write_many(payloads(40))
+    w.flush()
+    data = bytearray(path.read_bytes())
+    w.close()
+    header_len = fs.journal.sniff(bytes(data)).header_end
+    data[header_len + 3] = 0x7F  # the first user frame now declares ~2 GiB
+    path.write_bytes(bytes(data))
+    with fs.open(path, "rb") as r:
+        assert len(r) == 40  # from the intact last index
+        with pytest.raises(fs.InvalidFrame, match="corruption"):
+            list(r)
+
+
+def test_hostile_index_chain(tmp_path: Path) -> None:
+    from flatstream.journal.layout import chain_payload_bytes
+
+    head = _frame(records.encode_header(records.HeaderRecord()))
+    user = _frame(b"user")
+    at = len(head) + len(user)
+    loop = records.IndexRecord(at, at, 0, 1, len(head), 4)  # points at itself
+    path = tmp_path / "loop.fsj"
+    path.write_bytes(head + user + _frame(records.encode_index(loop)))
+    with pytest.raises(fs.InvalidFrame, match="backwards"):
+        chain_payload_bytes(path.read_bytes(), fs.Xxh3_64, loop)
+    with pytest.raises(fs.InvalidFrame):
+        fs.count(path)

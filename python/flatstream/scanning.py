@@ -52,11 +52,21 @@ def _journal_of(buf: Any, checksum: Any, deframer: Optional[Deframer]) -> Any:
 
 def _journal_summary(buf: Any, sniffed: Any, max_frame_len: Optional[int], trust_footer: bool,
                      threads: Optional[int]) -> "ScanSummary":
-    from .journal.layout import read_footer, scan_layout
+    from .journal.layout import read_footer, scan_layout, tail_count
 
     footer = read_footer(buf, sniffed.checksum, sniffed.header_end) if trust_footer else None
     if footer is not None:
         return ScanSummary(footer.frame_count, footer.payload_bytes, len(buf), RecoveryEnd.CLEAN_EOF)
+    found = tail_count(buf, sniffed.checksum, sniffed.header_end, max_frame_len=max_frame_len,
+                       threads=threads if threads is not None else default_threads()) if trust_footer else None
+    if found is not None:  # not closed: the last intact index, then only the frames after it
+        last, tail, before = found
+        return ScanSummary(
+            last.first_frame + tail.frame_count,
+            before + tail.payload_bytes,
+            tail.end_offset,
+            RecoveryEnd.TORN_TAIL if tail.torn else RecoveryEnd.CLEAN_EOF,
+        )
     layout = scan_layout(buf, sniffed.checksum, sniffed.header_end, max_frame_len=max_frame_len,
                          threads=threads if threads is not None else default_threads())
     end = RecoveryEnd.TORN_TAIL if layout.torn else RecoveryEnd.CLEAN_EOF

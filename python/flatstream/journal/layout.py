@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from .records import (
     BLOCK_ID,
     FOOTER_ID,
     INDEX_ID,
+    NO_OFFSET,
     RESERVED_PREFIX,
     FooterRecord,
     IndexRecord,
@@ -31,9 +32,11 @@ from .records import (
     decode_footer,
     decode_index,
     encode_footer,
+    encode_index,
 )
 
-__all__ = ["Layout", "BlockRef", "scan_layout", "footer_frame_len", "read_footer"]
+__all__ = ["Layout", "BlockRef", "scan_layout", "footer_frame_len", "index_frame_len", "last_index",
+           "read_footer", "tail_count"]
 
 _U32 = struct.Struct("<I")
 
@@ -72,6 +75,41 @@ def footer_frame_len(width: int) -> int:
     return 4 + width + len(encode_footer(FooterRecord(0, 0, 0, 0, 0)))
 
 
+def index_frame_len(width: int) -> int:
+    """Every index frame has this length (all fields are always written)."""
+    return 4 + width + len(encode_index(IndexRecord(0, 0, 0, 0, 0, 0)))
+
+
+def last_index(buf: Any, checksum: BuiltinChecksum, header_end: int) -> Optional[IndexRecord]:
+    """The last intact index frame, found from the end without a scan: the
+    nearest ``FSJI`` identifier whose frame has the index length, verifies and
+    records its own offset. None when there is none."""
+    width = checksum.width
+    flen = index_frame_len(width)
+    hi = len(buf)
+    while True:
+        at = buf.rfind(INDEX_ID, header_end, hi)
+        if at < 0:
+            return None
+        hi = at + 3  # the next candidate ends before this one's last byte
+        pos = at - 8 - width
+        if pos < header_end or pos + flen > len(buf):
+            continue
+        if _U32.unpack_from(buf, pos)[0] != flen - 4 - width:
+            continue
+        payload = buf[pos + 4 + width:pos + flen]
+        if width:
+            stored = int.from_bytes(bytes(buf[pos + 4:pos + 4 + width]), "little")
+            if stored != checksum.compute(payload):
+                continue
+        try:
+            record = decode_index(payload)
+        except InvalidFrame:
+            continue
+        if record.self_offset == pos:
+            return record
+
+
 def read_footer(buf: Any, checksum: BuiltinChecksum, header_end: int) -> Optional[FooterRecord]:
     """The footer if the journal's last frame is a valid one, else None."""
     width = checksum.width
@@ -104,8 +142,10 @@ def scan_layout(
     *,
     max_frame_len: Optional[int] = None,
     threads: int = 1,
+    base_frames: int = 0,
 ) -> Layout:
-    """Scan every frame after the header (see the module docstring)."""
+    """Scan every frame after ``header_end`` (see the module docstring);
+    ``base_frames`` user frames precede it (a tail scan after an index)."""
     width = checksum.width
     limit = DEFAULT_MAX_FRAME_LEN if max_frame_len is None else max_frame_len
     offsets_b, lengths_b, _, _, stop, status, a, b = _kernels.scan_all(
@@ -151,7 +191,7 @@ def scan_layout(
         # an error carries this frame in its traceback.
         payload = buf[off + hl:off + hl + int(lengths[k])]
         ident = bytes(payload[4:8])
-        frames_seen = int(user_before[k]) + block_frames
+        frames_seen = base_frames + int(user_before[k]) + block_frames
         if ident == INDEX_ID:
             rec = decode_index(payload)
             if rec.self_offset != off:
@@ -205,3 +245,64 @@ def scan_layout(
         metadata_bytes=int((lengths[meta_mask].astype(np.uint64) + np.uint64(hl)).sum()),
         footers=footers,
     )
+
+
+def tail_count(
+    buf: Any, checksum: BuiltinChecksum, header_end: int, *, max_frame_len: Optional[int] = None,
+    threads: int = 1,
+) -> Optional[Tuple[IndexRecord, Layout, int]]:
+    """For a journal without a footer: the last intact index frame, the scan
+    of only its segment and the frames after it (which re-checks the index
+    against the frames it covers), and the user payload bytes before that
+    segment (from the verified index chain). None when there is no index."""
+    record = last_index(buf, checksum, header_end)
+    if record is None:
+        return None
+    if not header_end <= record.first_offset <= record.self_offset:
+        raise InvalidFrame("the last index frame's segment starts outside the journal",
+                           offset=record.self_offset)
+    before = chain_payload_bytes(buf, checksum, record) - record.payload_bytes
+    tail = scan_layout(buf, checksum, record.first_offset, max_frame_len=max_frame_len,
+                       threads=threads, base_frames=record.first_frame)
+    if not tail.indexes or tail.indexes[0].self_offset != record.self_offset:
+        raise InvalidFrame("the last index frame is not where its segment's frames lead",
+                           offset=record.self_offset)
+    return record, tail, before
+
+
+def read_index_at(buf: Any, checksum: BuiltinChecksum, pos: int) -> IndexRecord:
+    """The index frame that must be at ``pos`` (a chain link), verified."""
+    width = checksum.width
+    flen = index_frame_len(width)
+    if pos < 0 or pos + flen > len(buf) or _U32.unpack_from(buf, pos)[0] != flen - 4 - width:
+        raise InvalidFrame(f"the index chain points at byte {pos}, where no index frame is", offset=pos)
+    payload = buf[pos + 4 + width:pos + flen]
+    if width:
+        stored = int.from_bytes(bytes(buf[pos + 4:pos + 4 + width]), "little")
+        calculated = checksum.compute(payload)
+        if stored != calculated:
+            raise make_error("checksum", stored, calculated, pos, width, len(buf) - pos)
+    record = decode_index(payload)
+    if record.self_offset != pos:
+        raise InvalidFrame(f"the index frame at byte {pos} says it is at {record.self_offset}", offset=pos)
+    return record
+
+
+def chain_payload_bytes(buf: Any, checksum: BuiltinChecksum, last: IndexRecord) -> int:
+    """User payload bytes of every segment, walking the index chain back from
+    ``last``; a chain that loops, skips frames or points nowhere is InvalidFrame."""
+    total = last.payload_bytes
+    record = last
+    steps_left = len(buf) // index_frame_len(checksum.width)
+    while record.prev_index_offset != NO_OFFSET:
+        steps_left -= 1
+        if steps_left < 0 or record.prev_index_offset >= record.self_offset:
+            raise InvalidFrame("the index chain does not go strictly backwards", offset=record.self_offset)
+        prev = read_index_at(buf, checksum, record.prev_index_offset)
+        if prev.first_frame + prev.frame_count != record.first_frame:
+            raise InvalidFrame("index frames disagree on frame numbers", offset=record.self_offset)
+        total += prev.payload_bytes
+        record = prev
+    if record.first_frame != 0:
+        raise InvalidFrame("the first index frame does not start at frame 0", offset=record.self_offset)
+    return total

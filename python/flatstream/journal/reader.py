@@ -21,7 +21,7 @@ from ..errors import FlatstreamError, InvalidFrame
 from ..framing import DEFAULT_MAX_FRAME_LEN
 from . import blocks
 from .detect import NotAJournal, sniff
-from .layout import Layout, read_footer, scan_layout
+from .layout import Layout, read_footer, scan_layout, tail_count
 from .records import KEY_NONE, FooterRecord, HeaderRecord, bits_key, decode_block
 from .schema_info import load_header_schema
 
@@ -109,6 +109,7 @@ class JournalReader:
         self._block_cache: Tuple[int, List[memoryview]] = (-1, [])
         self._block_starts: List[int] = []
         self._codec: Any = None
+        self._tail_cache: Optional[Tuple[Any]] = None
 
     # -- structure --------------------------------------------------------
 
@@ -125,6 +126,16 @@ class JournalReader:
                 )
             if self._footer is not None and self._footer.frame_count != layout.frame_count:
                 raise InvalidFrame("the footer's frame count disagrees with the frames")
+            if self._footer is None and layout.torn:
+                # A "torn tail" with an intact index frame after it is
+                # corruption in the middle: never report the frames after it as lost.
+                found = self._tail()
+                if found is not None and found[0].self_offset >= layout.end_offset:
+                    raise InvalidFrame(
+                        f"the frames stop at byte {layout.end_offset}, but an intact index frame "
+                        f"follows at byte {found[0].self_offset}: corruption, not a torn tail "
+                        "(see salvage)", offset=layout.end_offset,
+                    )
             self._layout = layout
             self._block_starts = [b.first_frame for b in layout.blocks]
         return self._layout
@@ -142,7 +153,21 @@ class JournalReader:
     def __len__(self) -> int:
         if self._footer is not None:
             return self._footer.frame_count
+        if self._layout is None:
+            tail = self._tail()
+            if tail is not None:
+                record, rest, _ = tail
+                return int(record.first_frame + rest.frame_count)
         return self.layout().frame_count
+
+    def _tail(self) -> Any:
+        """(last intact index, scan of the frames after it), or None."""
+        if self._tail_cache is None:
+            self._check_open()
+            found = tail_count(self._map, self.checksum, self.header_end,
+                               max_frame_len=self.max_frame_len, threads=self._threads)
+            self._tail_cache = (found,)
+        return self._tail_cache[0]
 
     @property
     def payload_bytes(self) -> int:
