@@ -27,7 +27,7 @@ ATHERIS_VERSION=3.0.0 # keep equal to atheris in constraints/ci.txt
 export RUSTC_BOOTSTRAP=1
 
 RUST_TARGETS=(scan_any frame_roundtrip checksum verifier)
-PYTHON_TARGETS=(decoder validator recover codec)
+PYTHON_TARGETS=(decoder validator recover codec journal)
 
 what=${1:-all}
 seconds=${2:-600}

@@ -124,6 +124,52 @@ def dump(path: Path, checksum: str, max_frame_len: Optional[int], limit: int) ->
         click.echo(f"... {len(index) - limit} more frames")
 
 
+@main.command()
+@path_argument
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def info(path: Path, as_json: bool) -> None:
+    """Describe a journal: header, schema root type, metadata, frames, bytes,
+    compression ratio, key range and state. Exit 0 clean, 2 open/torn, 1 corrupt."""
+    import json
+
+    from .journal import JournalState, inspect
+
+    result = _or_exit(lambda: inspect(path))
+    header = result.header
+    ratio = result.payload_bytes / result.file_bytes if result.file_bytes else 0.0
+    fields = {
+        "path": str(path),
+        "format_version": header.format_version,
+        "checksum": header.checksum,
+        "root_type": header.root_type,
+        "schema": "bfbs" if header.record.schema_bfbs else ("fbs" if header.schema_fbs else None),
+        "key_field": header.key_field,
+        "metadata": header.metadata,
+        "producer": f"{header.producer} {header.producer_version}".strip(),
+        "created_unix_ns": header.created_unix_ns,
+        "compression": header.compression,
+        "frames": result.frames,
+        "payload_bytes": result.payload_bytes,
+        "file_bytes": result.file_bytes,
+        "compression_ratio": round(ratio, 4),
+        "metadata_frames": result.metadata_frames,
+        "index_frames": result.index_frames,
+        "blocks": result.blocks,
+        "key_range": list(result.key_range) if result.key_range else None,
+        "state": "corrupt" if result.error else result.state.value,
+        "error": result.error,
+    }
+    if as_json:
+        click.echo(json.dumps(fields))
+    else:
+        for name, value in fields.items():
+            click.echo(f"{name + ':':<18} {value}")
+    if result.error:
+        sys.exit(1)
+    if result.state is not JournalState.CLEAN:
+        sys.exit(2)
+
+
 def _or_exit(action):  # type: ignore[no-untyped-def]
     try:
         return action()

@@ -33,7 +33,11 @@ __all__ = ["RecoveryEnd", "RecoveryReport", "recover", "recover_file"]
 def recover(source: Any, deframer: Optional[Deframer] = None) -> RecoveryReport:
     """Scan ``source`` (a file-like from its current position, or a buffer) and
     report its good frames. Raises on corruption and OS errors; see the module
-    docstring."""
+    docstring. Without ``deframer``, a journal (recognised by its header) is
+    read with the checksum its header names; frames then counts every frame,
+    metadata included."""
+    if deframer is None:
+        deframer = _journal_deframer(source)
     reader = StreamReader(source, deframer if deframer is not None else DefaultDeframer())
     frames = 0
     try:
@@ -44,6 +48,27 @@ def recover(source: Any, deframer: Optional[Deframer] = None) -> RecoveryReport:
     finally:
         reader.close()
     return RecoveryReport(frames, reader.offset, RecoveryEnd.CLEAN_EOF)
+
+
+def _journal_deframer(source: Any) -> Optional[Deframer]:
+    """The deframer of a journal's header checksum, when ``source`` starts one."""
+    import mmap
+    import os
+
+    from ..wire.framing import ChecksumDeframer
+    from ..journal.detect import NotAJournal, sniff
+    from .reader import is_buffer_source
+
+    try:
+        if is_buffer_source(source):
+            return ChecksumDeframer(sniff(source).checksum)
+        fileno = getattr(source, "fileno", None)
+        if not callable(fileno) or source.tell() != 0 or os.fstat(fileno()).st_size == 0:
+            return None
+        with mmap.mmap(fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            return ChecksumDeframer(sniff(buf).checksum)
+    except (NotAJournal, OSError, ValueError):
+        return None  # not a journal, or not a mappable file: read as before
 
 
 def recover_file(file: Any, deframer: Optional[Deframer] = None) -> RecoveryReport:

@@ -33,6 +33,45 @@ __all__ = ["FrameIndex", "ScanSummary", "scan", "count", "verify", "mapped", "de
 
 Source = Union[str, "os.PathLike[str]", Any]
 
+#: ``checksum`` not given: a journal is recognised by its header (then its
+#: user frames are what is counted); anything else is read with no checksum.
+AUTO: Any = "auto"
+
+
+def _journal_of(buf: Any, checksum: Any, deframer: Optional[Deframer]) -> Any:
+    """The sniffed journal header of ``buf`` when checksum/deframer were not given."""
+    if deframer is not None or checksum != AUTO:
+        return None
+    from ..journal.detect import NotAJournal, sniff
+
+    try:
+        return sniff(buf)
+    except NotAJournal:
+        return None
+
+
+def _journal_summary(buf: Any, sniffed: Any, max_frame_len: Optional[int], trust_footer: bool,
+                     threads: Optional[int]) -> "ScanSummary":
+    from ..journal.layout import read_footer, scan_layout, tail_count
+
+    footer = read_footer(buf, sniffed.checksum, sniffed.header_end) if trust_footer else None
+    if footer is not None:
+        return ScanSummary(footer.frame_count, footer.payload_bytes, len(buf), RecoveryEnd.CLEAN_EOF)
+    found = tail_count(buf, sniffed.checksum, sniffed.header_end, max_frame_len=max_frame_len,
+                       threads=threads if threads is not None else default_threads()) if trust_footer else None
+    if found is not None:  # not closed: the last intact index, then only the frames after it
+        last, tail, before = found
+        return ScanSummary(
+            last.first_frame + tail.frame_count,
+            before + tail.payload_bytes,
+            tail.end_offset,
+            RecoveryEnd.TORN_TAIL if tail.torn else RecoveryEnd.CLEAN_EOF,
+        )
+    layout = scan_layout(buf, sniffed.checksum, sniffed.header_end, max_frame_len=max_frame_len,
+                         threads=threads if threads is not None else default_threads())
+    end = RecoveryEnd.TORN_TAIL if layout.torn else RecoveryEnd.CLEAN_EOF
+    return ScanSummary(layout.frame_count, layout.payload_bytes, layout.end_offset, end)
+
 
 def default_threads() -> int:
     """Threads a scan may use: the cores this process may run on."""
@@ -130,12 +169,14 @@ def _run(
 
 
 def _deframer(checksum: ChecksumLike, max_frame_len: Optional[int], deframer: Optional[Deframer]) -> Deframer:
-    return deframer if deframer is not None else Deframer(checksum, max_frame_len)
+    if deframer is not None:
+        return deframer
+    return Deframer("none" if checksum == AUTO else checksum, max_frame_len)
 
 
 def scan(
     source: Source,
-    checksum: ChecksumLike = "none",
+    checksum: ChecksumLike = AUTO,
     max_frame_len: Optional[int] = None,
     *,
     deframer: Optional[Deframer] = None,
@@ -145,9 +186,27 @@ def scan(
     """Index every frame of ``source`` from ``start``, verifying checksums.
 
     Returns numpy arrays of frame offsets (u64) and payload lengths (u32).
+    Without ``checksum``/``deframer``, a journal is recognised by its header
+    and only its user frames are indexed (a compressed journal is refused: its
+    messages are inside blocks); pass ``checksum=`` to see every raw frame.
     """
     frame_deframer = _deframer(checksum, max_frame_len, deframer)
     with mapped(source) as buf:
+        sniffed = _journal_of(buf, checksum, deframer) if start == 0 else None
+        if sniffed is not None:
+            from ..journal.layout import scan_layout
+
+            layout = scan_layout(buf, sniffed.checksum, sniffed.header_end, max_frame_len=max_frame_len,
+                                 threads=threads if threads is not None else default_threads())
+            if layout.blocks:
+                raise ValueError(
+                    "a compressed journal's messages are inside blocks: read them with fs.open(path)"
+                )
+            hl = 4 + sniffed.checksum.width
+            return FrameIndex(
+                layout.user_offsets - np.uint64(hl), layout.user_lengths, hl, layout.end_offset,
+                RecoveryEnd.TORN_TAIL if layout.torn else RecoveryEnd.CLEAN_EOF,
+            )
         offsets, lengths, _, _, stop, end = _run(buf, frame_deframer, start, threads, True)
     return FrameIndex(
         np.frombuffer(offsets, dtype="<u8"),
@@ -160,19 +219,42 @@ def scan(
 
 def count(
     source: Source,
-    checksum: ChecksumLike = "none",
+    checksum: ChecksumLike = AUTO,
     max_frame_len: Optional[int] = None,
     *,
     deframer: Optional[Deframer] = None,
     start: int = 0,
     threads: Optional[int] = None,
 ) -> ScanSummary:
-    """Count the good frames of ``source`` (checksums verified), keeping no index."""
+    """Count the good frames of ``source`` (checksums verified), keeping no index.
+
+    Without ``checksum``/``deframer``, a journal is recognised by its header:
+    its user frames are counted, from the footer of a cleanly closed journal
+    (verified, no scan) or by one scan otherwise."""
+    return _count(source, checksum, max_frame_len, deframer, start, threads, trust_footer=True)
+
+
+def _count(source: Source, checksum: ChecksumLike, max_frame_len: Optional[int],
+           deframer: Optional[Deframer], start: int, threads: Optional[int],
+           trust_footer: bool) -> ScanSummary:
     frame_deframer = _deframer(checksum, max_frame_len, deframer)
     with mapped(source) as buf:
+        sniffed = _journal_of(buf, checksum, deframer) if start == 0 else None
+        if sniffed is not None:
+            return _journal_summary(buf, sniffed, max_frame_len, trust_footer, threads)
         _, _, frames, payload_bytes, stop, end = _run(buf, frame_deframer, start, threads, False)
     return ScanSummary(frames, payload_bytes, stop, end)
 
 
-#: Verification is a count whose point is the checksums; the name says so.
-verify = count
+def verify(
+    source: Source,
+    checksum: ChecksumLike = AUTO,
+    max_frame_len: Optional[int] = None,
+    *,
+    deframer: Optional[Deframer] = None,
+    start: int = 0,
+    threads: Optional[int] = None,
+) -> ScanSummary:
+    """A count whose point is the checksums: every frame is read and verified,
+    a journal's footer is checked against its frames, never trusted alone."""
+    return _count(source, checksum, max_frame_len, deframer, start, threads, trust_footer=False)

@@ -1,0 +1,308 @@
+"""Where everything is in a journal: one native pass over its frames.
+
+The kernels scan the raw frames (checksums verified, in both kernel modes);
+numpy then tells metadata frames (reserved ``FSJ?`` identifiers) from user
+frames without Python per frame. Metadata frames are decoded and checked
+against where they sit (``self_offset``, frame numbering), so a damaged index
+or footer is an error, never a wrong count.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Any, List, Optional, Tuple
+
+import numpy as np
+
+from .. import _kernels
+from ..wire.checksums import BuiltinChecksum
+from ..wire.decoder import make_error
+from ..errors import InvalidFrame
+from ..wire.framing import DEFAULT_MAX_FRAME_LEN
+from .records import (
+    BLOCK_ID,
+    FOOTER_ID,
+    INDEX_ID,
+    NO_OFFSET,
+    RESERVED_PREFIX,
+    FooterRecord,
+    IndexRecord,
+    decode_block,
+    decode_footer,
+    decode_index,
+    encode_footer,
+    encode_index,
+)
+
+__all__ = ["Layout", "BlockRef", "scan_layout", "footer_frame_len", "index_frame_len", "last_index",
+           "read_footer", "tail_count"]
+
+_U32 = struct.Struct("<I")
+
+
+@dataclass
+class BlockRef:
+    offset: int  # of the block frame
+    first_frame: int
+    frame_count: int
+    raw_size: int = 0
+
+
+@dataclass
+class Layout:
+    """User frames, blocks and index records of a journal, and how it ends."""
+
+    #: Payload offsets and lengths of the user frames (uncompressed journals).
+    user_offsets: np.ndarray
+    user_lengths: np.ndarray
+    blocks: List[BlockRef]
+    indexes: List[IndexRecord]
+    frame_count: int
+    payload_bytes: int
+    #: Offset just past the last good frame.
+    end_offset: int
+    torn: bool
+    #: The footer, when it is the last frame.
+    footer: Optional[FooterRecord]
+    metadata_frames: int = 0
+    metadata_bytes: int = 0
+    footers: List[int] = field(default_factory=list)
+
+
+def footer_frame_len(width: int) -> int:
+    """Every footer frame has this length (all fields are always written)."""
+    return 4 + width + len(encode_footer(FooterRecord(0, 0, 0, 0, 0)))
+
+
+def index_frame_len(width: int) -> int:
+    """Every index frame has this length (all fields are always written)."""
+    return 4 + width + len(encode_index(IndexRecord(0, 0, 0, 0, 0, 0)))
+
+
+def last_index(buf: Any, checksum: BuiltinChecksum, header_end: int) -> Optional[IndexRecord]:
+    """The last intact index frame, found from the end without a scan: the
+    nearest ``FSJI`` identifier whose frame has the index length, verifies and
+    records its own offset. None when there is none."""
+    width = checksum.width
+    flen = index_frame_len(width)
+    hi = len(buf)
+    while True:
+        at = buf.rfind(INDEX_ID, header_end, hi)
+        if at < 0:
+            return None
+        hi = at + 3  # the next candidate ends before this one's last byte
+        pos = at - 8 - width
+        if pos < header_end or pos + flen > len(buf):
+            continue
+        if _U32.unpack_from(buf, pos)[0] != flen - 4 - width:
+            continue
+        payload = buf[pos + 4 + width:pos + flen]
+        if width:
+            stored = int.from_bytes(bytes(buf[pos + 4:pos + 4 + width]), "little")
+            if stored != checksum.compute(payload):
+                continue
+        try:
+            record = decode_index(payload)
+        except InvalidFrame:
+            continue
+        if record.self_offset == pos:
+            return record
+
+
+def read_footer(buf: Any, checksum: BuiltinChecksum, header_end: int) -> Optional[FooterRecord]:
+    """The footer if the journal's last frame is a valid one, else None."""
+    width = checksum.width
+    flen = footer_frame_len(width)
+    pos = len(buf) - flen
+    if pos < header_end:
+        return None
+    if _U32.unpack_from(buf, pos)[0] != flen - 4 - width:
+        return None
+    payload = memoryview(buf)[pos + 4 + width:pos + flen]
+    if bytes(payload[4:8]) != FOOTER_ID:
+        return None
+    if width:
+        stored = int.from_bytes(bytes(buf[pos + 4:pos + 4 + width]), "little")
+        if stored != checksum.compute(payload):
+            return None
+    try:
+        footer = decode_footer(payload)
+    except InvalidFrame:
+        return None
+    if footer.self_offset != pos:
+        return None
+    return footer
+
+
+def scan_layout(
+    buf: Any,
+    checksum: BuiltinChecksum,
+    header_end: int,
+    *,
+    max_frame_len: Optional[int] = None,
+    threads: int = 1,
+    base_frames: int = 0,
+) -> Layout:
+    """Scan every frame after ``header_end`` (see the module docstring);
+    ``base_frames`` user frames precede it (a tail scan after an index)."""
+    width = checksum.width
+    limit = DEFAULT_MAX_FRAME_LEN if max_frame_len is None else max_frame_len
+    offsets_b, lengths_b, _, _, stop, status, a, b = _kernels.scan_all(
+        buf, header_end, width, checksum.name if width else None, limit, threads, True
+    )
+    if status == _kernels.LIMIT:
+        raise make_error("limit", a, b, stop, width, len(buf) - stop)
+    if status == _kernels.CHECKSUM:
+        raise make_error("checksum", a, b, stop, width, len(buf) - stop)
+    torn = status != _kernels.CLEAN
+    offsets = np.frombuffer(offsets_b or b"", dtype="<u8")  # collect=True: never None
+    lengths = np.frombuffer(lengths_b or b"", dtype="<u4")
+    hl = 4 + width
+    meta_mask = np.zeros(len(offsets), dtype=bool)
+    if len(offsets):
+        data = np.frombuffer(buf, dtype=np.uint8)
+        long_enough = lengths >= 8
+        where = offsets[long_enough].astype(np.int64) + (hl + 4)
+        prefix = (
+            (data[where] == RESERVED_PREFIX[0])
+            & (data[where + 1] == RESERVED_PREFIX[1])
+            & (data[where + 2] == RESERVED_PREFIX[2])
+        )
+        meta_mask[np.flatnonzero(long_enough)[prefix]] = True
+        del data
+    user = ~meta_mask
+    user_offsets = offsets[user] + np.uint64(hl)
+    user_lengths = lengths[user]
+    blocks: List[BlockRef] = []
+    indexes: List[IndexRecord] = []
+    footers: List[int] = []
+    frames_seen = 0  # user frames before the metadata frame in hand
+    # Walk metadata frames in file order; user frames between them are counted
+    # from the positions (searchsorted), not one by one.
+    meta_positions = np.flatnonzero(meta_mask)
+    user_before = np.cumsum(user)  # user frames up to and including each frame
+    footer: Optional[FooterRecord] = None
+    block_frames = 0
+    for k in meta_positions.tolist():
+        off = int(offsets[k])
+        # A copy (metadata frames are small, blocks are parsed for their
+        # header only): no view of the mapping outlives this call, even when
+        # an error carries this frame in its traceback.
+        payload = buf[off + hl:off + hl + int(lengths[k])]
+        ident = bytes(payload[4:8])
+        frames_seen = base_frames + int(user_before[k]) + block_frames
+        if ident == INDEX_ID:
+            rec = decode_index(payload)
+            if rec.self_offset != off:
+                raise InvalidFrame(
+                    f"index frame records offset {rec.self_offset}, but sits at {off}", offset=off
+                )
+            if rec.first_frame + rec.frame_count != frames_seen or rec.first_offset > off:
+                raise InvalidFrame(
+                    f"index frame covers frames {rec.first_frame}..{rec.first_frame + rec.frame_count}, "
+                    f"but {frames_seen} user frames precede it", offset=off,
+                )
+            if indexes and rec.prev_index_offset != indexes[-1].self_offset:
+                raise InvalidFrame("index chain is broken (previous index offset differs)", offset=off)
+            indexes.append(rec)
+        elif ident == BLOCK_ID:
+            blk = decode_block(payload)
+            if blk.first_frame != frames_seen:
+                raise InvalidFrame(
+                    f"block starts at frame {blk.first_frame}, but {frames_seen} precede it", offset=off
+                )
+            blocks.append(BlockRef(off, blk.first_frame, blk.frame_count, blk.raw_size))
+            block_frames += blk.frame_count
+        elif ident == FOOTER_ID:
+            rec_f = decode_footer(payload)
+            if rec_f.self_offset != off or rec_f.frame_count != frames_seen:
+                raise InvalidFrame(
+                    f"footer says {rec_f.frame_count} frames at offset {rec_f.self_offset}; "
+                    f"it sits at {off} after {frames_seen} frames", offset=off,
+                )
+            footers.append(off)
+            if k == len(offsets) - 1 and not torn:
+                footer = rec_f
+        # other FSJ? identifiers: a later format version's frames, skipped
+    payload_total = int(user_lengths.sum(dtype=np.uint64))
+    if blocks:  # a block's raw bytes are a u32 length prefix per payload, then the payload
+        payload_total = sum(b.raw_size - 4 * b.frame_count for b in blocks)
+    frame_count = int(user.sum()) + block_frames
+    if blocks and len(user_offsets):
+        raise InvalidFrame("journal mixes compressed blocks with plain user frames")
+    return Layout(
+        user_offsets=user_offsets,
+        user_lengths=user_lengths,
+        blocks=blocks,
+        indexes=indexes,
+        frame_count=frame_count,
+        payload_bytes=payload_total,
+        end_offset=stop,
+        torn=torn,
+        footer=footer,
+        metadata_frames=len(meta_positions),
+        metadata_bytes=int((lengths[meta_mask].astype(np.uint64) + np.uint64(hl)).sum()),
+        footers=footers,
+    )
+
+
+def tail_count(
+    buf: Any, checksum: BuiltinChecksum, header_end: int, *, max_frame_len: Optional[int] = None,
+    threads: int = 1,
+) -> Optional[Tuple[IndexRecord, Layout, int]]:
+    """For a journal without a footer: the last intact index frame, the scan
+    of only its segment and the frames after it (which re-checks the index
+    against the frames it covers), and the user payload bytes before that
+    segment (from the verified index chain). None when there is no index."""
+    record = last_index(buf, checksum, header_end)
+    if record is None:
+        return None
+    if not header_end <= record.first_offset <= record.self_offset:
+        raise InvalidFrame("the last index frame's segment starts outside the journal",
+                           offset=record.self_offset)
+    before = chain_payload_bytes(buf, checksum, record) - record.payload_bytes
+    tail = scan_layout(buf, checksum, record.first_offset, max_frame_len=max_frame_len,
+                       threads=threads, base_frames=record.first_frame)
+    if not tail.indexes or tail.indexes[0].self_offset != record.self_offset:
+        raise InvalidFrame("the last index frame is not where its segment's frames lead",
+                           offset=record.self_offset)
+    return record, tail, before
+
+
+def read_index_at(buf: Any, checksum: BuiltinChecksum, pos: int) -> IndexRecord:
+    """The index frame that must be at ``pos`` (a chain link), verified."""
+    width = checksum.width
+    flen = index_frame_len(width)
+    if pos < 0 or pos + flen > len(buf) or _U32.unpack_from(buf, pos)[0] != flen - 4 - width:
+        raise InvalidFrame(f"the index chain points at byte {pos}, where no index frame is", offset=pos)
+    payload = buf[pos + 4 + width:pos + flen]
+    if width:
+        stored = int.from_bytes(bytes(buf[pos + 4:pos + 4 + width]), "little")
+        calculated = checksum.compute(payload)
+        if stored != calculated:
+            raise make_error("checksum", stored, calculated, pos, width, len(buf) - pos)
+    record = decode_index(payload)
+    if record.self_offset != pos:
+        raise InvalidFrame(f"the index frame at byte {pos} says it is at {record.self_offset}", offset=pos)
+    return record
+
+
+def chain_payload_bytes(buf: Any, checksum: BuiltinChecksum, last: IndexRecord) -> int:
+    """User payload bytes of every segment, walking the index chain back from
+    ``last``; a chain that loops, skips frames or points nowhere is InvalidFrame."""
+    total = last.payload_bytes
+    record = last
+    steps_left = len(buf) // index_frame_len(checksum.width)
+    while record.prev_index_offset != NO_OFFSET:
+        steps_left -= 1
+        if steps_left < 0 or record.prev_index_offset >= record.self_offset:
+            raise InvalidFrame("the index chain does not go strictly backwards", offset=record.self_offset)
+        prev = read_index_at(buf, checksum, record.prev_index_offset)
+        if prev.first_frame + prev.frame_count != record.first_frame:
+            raise InvalidFrame("index frames disagree on frame numbers", offset=record.self_offset)
+        total += prev.payload_bytes
+        record = prev
+    if record.first_frame != 0:
+        raise InvalidFrame("the first index frame does not start at frame 0", offset=record.self_offset)
+    return total

@@ -1,0 +1,379 @@
+"""Journal metadata records: plain dataclasses, encoded as real FlatBuffers
+(the official ``flatbuffers`` Builder, ``Finish(root, file_identifier)``) and
+decoded by a bounds-checked table reader.
+
+Every read of an offset, a count or a length is checked against the buffer
+before use: a hostile payload gives :class:`~flatstream.InvalidFrame`, never an
+allocation sized from its bytes. See ``docs/journal-format.md``.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+import flatbuffers
+
+from ..errors import InvalidFrame
+
+__all__ = [
+    "FORMAT_VERSION",
+    "HEADER_ID",
+    "INDEX_ID",
+    "FOOTER_ID",
+    "BLOCK_ID",
+    "RESERVED_PREFIX",
+    "NO_OFFSET",
+    "CLEAN_MARK",
+    "HeaderRecord",
+    "IndexRecord",
+    "FooterRecord",
+    "BlockRecord",
+    "encode_header",
+    "decode_header",
+    "encode_index",
+    "decode_index",
+    "encode_footer",
+    "decode_footer",
+    "encode_block",
+    "decode_block",
+    "identifier_of",
+    "is_metadata",
+    "check_user_payload",
+    "key_bits",
+    "bits_key",
+]
+
+FORMAT_VERSION = 1
+HEADER_ID = b"FSJH"
+INDEX_ID = b"FSJI"
+FOOTER_ID = b"FSJF"
+BLOCK_ID = b"FSJB"
+#: Identifiers starting with these bytes are the format's; user payloads may not carry them.
+RESERVED_PREFIX = b"FSJ"
+#: "No such frame" in offset fields.
+NO_OFFSET = (1 << 64) - 1
+#: The footer's clean-close mark.
+CLEAN_MARK = 0x434C45414E4A4E4C
+
+KEY_NONE, KEY_INT, KEY_UINT, KEY_FLOAT = 0, 1, 2, 3
+CODEC_ZSTD, CODEC_LZ4 = 1, 2
+
+_U8 = struct.Struct("<B")
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+_I32 = struct.Struct("<i")
+_U64 = struct.Struct("<Q")
+_I64 = struct.Struct("<q")
+_D = struct.Struct("<d")
+_Q = struct.Struct("<Q")
+_q = _I64
+
+
+def identifier_of(payload: Any) -> Optional[bytes]:
+    """The 4 bytes at the file_identifier slot, or None for a payload under 8 bytes."""
+    if len(payload) < 8:
+        return None
+    return bytes(payload[4:8])
+
+
+def is_metadata(payload: Any) -> bool:
+    """Whether a journal frame's payload is a metadata frame (reserved identifier)."""
+    return len(payload) >= 8 and bytes(payload[4:7]) == RESERVED_PREFIX
+
+
+def check_user_payload(payload: Any) -> None:
+    """Refuse a user payload that would be mistaken for a metadata frame."""
+    if len(payload) >= 8 and bytes(payload[4:7]) == RESERVED_PREFIX:
+        raise InvalidFrame(
+            f"this payload carries the file identifier {bytes(payload[4:8])!r}; identifiers "
+            "starting with 'FSJ' are reserved for journal metadata and cannot be written "
+            "as user messages (write it to a raw stream, or change the identifier)"
+        )
+
+
+def key_bits(value: Any, kind: int) -> int:
+    """The u64 bit pattern of a key value (see JournalIndex.key_min)."""
+    if kind == KEY_FLOAT:
+        return int(_Q.unpack(_D.pack(float(value)))[0])
+    if kind == KEY_INT:
+        return int(_Q.unpack(_q.pack(int(value)))[0])
+    return int(value)
+
+
+def bits_key(bits: int, kind: int) -> Any:
+    if kind == KEY_FLOAT:
+        return _D.unpack(_Q.pack(bits))[0]
+    if kind == KEY_INT:
+        return _q.unpack(_Q.pack(bits))[0]
+    return bits
+
+
+
+# -- records ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeaderRecord:
+    format_version: int = FORMAT_VERSION
+    checksum: str = "xxh3_64"
+    producer: str = ""
+    producer_version: str = ""
+    created_unix_ns: int = 0
+    metadata: Dict[str, str] = field(default_factory=dict)
+    schema_bfbs: bytes = b""
+    schema_fbs: str = ""
+    root_type: str = ""
+    key_field: str = ""
+    key_kind: int = KEY_NONE
+    compression: str = "none"
+    index_every_frames: int = 0
+    index_every_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class IndexRecord:
+    self_offset: int
+    prev_index_offset: int
+    first_frame: int
+    frame_count: int
+    first_offset: int
+    payload_bytes: int
+    key_min: int = 0
+    key_max: int = 0
+
+
+@dataclass(frozen=True)
+class FooterRecord:
+    self_offset: int
+    frame_count: int
+    payload_bytes: int
+    last_index_offset: int
+    index_count: int
+    clean: int = CLEAN_MARK
+
+
+@dataclass(frozen=True)
+class BlockRecord:
+    codec: int
+    first_frame: int
+    frame_count: int
+    raw_size: int
+    data: Any  # a memoryview into the frame payload when decoded
+
+
+# -- encoding ---------------------------------------------------------------
+
+
+def _builder(size: int = 256) -> flatbuffers.Builder:
+    builder = flatbuffers.Builder(size)
+    builder.ForceDefaults(True)  # fixed layouts: the footer has a fixed length
+    return builder
+
+
+def _finish(builder: flatbuffers.Builder, root: int, ident: bytes) -> bytes:
+    builder.Finish(root, file_identifier=ident)
+    return bytes(builder.Output())
+
+
+def _scalar_table(ident: bytes, values: Tuple[int, ...]) -> bytes:
+    builder = _builder(16 + 12 * len(values))
+    builder.StartObject(len(values))
+    for slot in reversed(range(len(values))):
+        builder.PrependUint64Slot(slot, values[slot], 0)
+    return _finish(builder, builder.EndObject(), ident)
+
+
+def encode_header(h: HeaderRecord) -> bytes:
+    builder = _builder(1024 + len(h.schema_bfbs) + len(h.schema_fbs))
+    strings = [builder.CreateString(s) for s in (h.checksum, h.producer, h.producer_version)]
+    pairs = []
+    for key, value in h.metadata.items():
+        k, v = builder.CreateString(str(key)), builder.CreateString(str(value))
+        builder.StartObject(2)
+        builder.PrependUOffsetTRelativeSlot(0, k, 0)
+        builder.PrependUOffsetTRelativeSlot(1, v, 0)
+        pairs.append(builder.EndObject())
+    builder.StartVector(4, len(pairs), 4)
+    for pair in reversed(pairs):
+        builder.PrependUOffsetTRelative(pair)
+    metadata = builder.EndVector()
+    bfbs = builder.CreateByteVector(bytes(h.schema_bfbs))
+    fbs, root_type, key_field, compression = (
+        builder.CreateString(s) for s in (h.schema_fbs, h.root_type, h.key_field, h.compression)
+    )
+    builder.StartObject(14)
+    builder.PrependUint32Slot(0, h.format_version, 0)
+    for slot, ref in ((1, strings[0]), (2, strings[1]), (3, strings[2]), (5, metadata),
+                      (6, bfbs), (7, fbs), (8, root_type), (9, key_field), (11, compression)):
+        builder.PrependUOffsetTRelativeSlot(slot, ref, 0)
+    builder.PrependInt64Slot(4, h.created_unix_ns, 0)
+    builder.PrependUint8Slot(10, h.key_kind, 0)
+    builder.PrependUint32Slot(12, h.index_every_frames, 0)
+    builder.PrependUint64Slot(13, h.index_every_bytes, 0)
+    return _finish(builder, builder.EndObject(), HEADER_ID)
+
+
+def encode_index(r: IndexRecord) -> bytes:
+    return _scalar_table(INDEX_ID, (
+        r.self_offset, r.prev_index_offset, r.first_frame, r.frame_count,
+        r.first_offset, r.payload_bytes, r.key_min, r.key_max,
+    ))
+
+
+def encode_footer(r: FooterRecord) -> bytes:
+    return _scalar_table(FOOTER_ID, (
+        r.self_offset, r.frame_count, r.payload_bytes, r.last_index_offset, r.index_count, r.clean,
+    ))
+
+
+def encode_block(codec: int, first_frame: int, frame_count: int, raw_size: int, data: bytes) -> bytes:
+    builder = _builder(len(data) + 64)
+    vec = builder.CreateByteVector(data)
+    builder.StartObject(5)
+    builder.PrependUint64Slot(1, first_frame, 0)
+    builder.PrependUOffsetTRelativeSlot(4, vec, 0)
+    builder.PrependUint32Slot(2, frame_count, 0)
+    builder.PrependUint32Slot(3, raw_size, 0)
+    builder.PrependUint8Slot(0, codec, 0)
+    return _finish(builder, builder.EndObject(), BLOCK_ID)
+
+
+# -- decoding ---------------------------------------------------------------
+
+
+class _Table:
+    """A bounds-checked view of a FlatBuffers table in ``buf``."""
+
+    __slots__ = ("buf", "pos", "vt", "vt_len", "what")
+
+    def __init__(self, buf: Any, pos: int, what: str) -> None:
+        self.buf = buf
+        self.what = what
+        n = len(buf)
+        if pos < 0 or pos + 4 > n:
+            self.fail("table offset out of bounds")
+        soff = _I32.unpack_from(buf, pos)[0]
+        vt = pos - soff
+        if vt < 0 or vt + 4 > n:
+            self.fail("vtable out of bounds")
+        vt_len, obj_len = _U16.unpack_from(buf, vt)[0], _U16.unpack_from(buf, vt + 2)[0]
+        if vt_len < 4 or vt_len % 2 or vt + vt_len > n or pos + obj_len > n:
+            self.fail("vtable malformed")
+        self.pos, self.vt, self.vt_len = pos, vt, vt_len
+
+    def fail(self, why: str) -> None:
+        raise InvalidFrame(f"corrupt journal {self.what}: {why}")
+
+    def _field(self, slot: int, size: int) -> Optional[int]:
+        at = 4 + 2 * slot
+        if at + 2 > self.vt_len:
+            return None
+        off = _U16.unpack_from(self.buf, self.vt + at)[0]
+        if off == 0:
+            return None
+        where = self.pos + off
+        if where + size > len(self.buf):
+            self.fail(f"field {slot} out of bounds")
+        return where
+
+    def scalar(self, slot: int, st: struct.Struct, default: int = 0) -> int:
+        where = self._field(slot, st.size)
+        return default if where is None else int(st.unpack_from(self.buf, where)[0])
+
+    def _indirect(self, slot: int) -> Optional[Tuple[int, int]]:
+        """(start, element count) of the vector/string at ``slot``."""
+        where = self._field(slot, 4)
+        if where is None:
+            return None
+        target = where + _U32.unpack_from(self.buf, where)[0]
+        if target + 4 > len(self.buf):
+            self.fail(f"field {slot} points out of bounds")
+        return target + 4, _U32.unpack_from(self.buf, target)[0]
+
+    def bytes_(self, slot: int) -> Any:
+        got = self._indirect(slot)
+        if got is None:
+            return memoryview(b"")
+        start, length = got
+        if start + length > len(self.buf):
+            self.fail(f"vector {slot} runs past the buffer")
+        return memoryview(self.buf)[start:start + length]
+
+    def string(self, slot: int) -> str:
+        try:
+            return bytes(self.bytes_(slot)).decode("utf-8")
+        except UnicodeDecodeError:
+            self.fail(f"string {slot} is not UTF-8")
+            raise  # unreachable
+
+    def tables(self, slot: int, limit: int) -> List["_Table"]:
+        got = self._indirect(slot)
+        if got is None:
+            return []
+        start, count = got
+        if count > limit or start + 4 * count > len(self.buf):
+            self.fail(f"vector {slot} has {count} entries, more than the buffer holds")
+        return [
+            _Table(self.buf, start + 4 * i + _U32.unpack_from(self.buf, start + 4 * i)[0], self.what)
+            for i in range(count)
+        ]
+
+
+def _root(payload: Any, ident: bytes, what: str) -> _Table:
+    if len(payload) < 8 or bytes(payload[4:8]) != ident:
+        raise InvalidFrame(f"not a journal {what}: identifier is not {ident.decode()}")
+    return _Table(payload, _U32.unpack_from(payload, 0)[0], what)
+
+
+def decode_header(payload: Any) -> HeaderRecord:
+    t = _root(payload, HEADER_ID, "header")
+    version = t.scalar(0, _U32)
+    if version != FORMAT_VERSION:
+        raise InvalidFrame(
+            f"journal format version {version} is not supported (this flatstream reads {FORMAT_VERSION})"
+        )
+    metadata: Dict[str, str] = {}
+    for pair in t.tables(5, len(payload) // 4):
+        metadata[pair.string(0)] = pair.string(1)
+    return HeaderRecord(
+        format_version=version,
+        checksum=t.string(1),
+        producer=t.string(2),
+        producer_version=t.string(3),
+        created_unix_ns=t.scalar(4, _I64),
+        metadata=metadata,
+        schema_bfbs=bytes(t.bytes_(6)),
+        schema_fbs=t.string(7),
+        root_type=t.string(8),
+        key_field=t.string(9),
+        key_kind=t.scalar(10, _U8),
+        compression=t.string(11),
+        index_every_frames=t.scalar(12, _U32),
+        index_every_bytes=t.scalar(13, _U64),
+    )
+
+
+def decode_index(payload: Any) -> IndexRecord:
+    t = _root(payload, INDEX_ID, "index frame")
+    return IndexRecord(*(t.scalar(i, _U64) for i in range(8)))
+
+
+def decode_footer(payload: Any) -> FooterRecord:
+    t = _root(payload, FOOTER_ID, "footer")
+    footer = FooterRecord(*(t.scalar(i, _U64) for i in range(6)))
+    if footer.clean != CLEAN_MARK:
+        t.fail("no clean-close mark")
+    return footer
+
+
+def decode_block(payload: Any) -> BlockRecord:
+    t = _root(payload, BLOCK_ID, "block")
+    return BlockRecord(
+        codec=t.scalar(0, _U8),
+        first_frame=t.scalar(1, _U64),
+        frame_count=t.scalar(2, _U32),
+        raw_size=t.scalar(3, _U32),
+        data=t.bytes_(4),
+    )
