@@ -8,12 +8,15 @@
 pub mod bulk;
 pub mod checksum;
 pub mod codec;
+pub mod columnar;
 pub mod frame;
 pub mod scan;
 pub mod verifier;
 
 #[cfg(feature = "python")]
 mod pycodec;
+#[cfg(feature = "python")]
+mod pycolumnar;
 #[cfg(feature = "python")]
 mod pydecoder;
 #[cfg(feature = "python")]

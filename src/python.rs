@@ -390,5 +390,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<crate::pydecoder::FrameView>()?;
     m.add_class::<crate::pycodec::TableCodec>()?;
     m.add_class::<crate::pyverifier::SchemaVerifier>()?;
+    m.add_class::<crate::pycolumnar::ColumnarDecoder>()?;
+    m.add_class::<crate::pycolumnar::ColumnarEncoder>()?;
     Ok(())
 }

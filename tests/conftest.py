@@ -16,7 +16,8 @@ MODES = ["native", "python"] if _kernels.native is not None else ["python"]
 def kernel_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     source = _kernels.native if request.param == "native" else _kernels.pure
     for name in (
-        "checksum", "scan", "frame_many", "FrameSink", "scan_all", "TableCodec", "SchemaVerifier"
+        "checksum", "scan", "frame_many", "FrameSink", "scan_all", "TableCodec", "SchemaVerifier",
+        "ColumnarDecoder", "ColumnarEncoder",
     ):
         monkeypatch.setattr(_kernels, name, getattr(source, name))
     decoder = _kernels.native.FrameDecoder if request.param == "native" else PyFrameDecoder

@@ -59,6 +59,8 @@ from .memory import (
 from .reader import StreamReader
 from .recovery import RecoveryEnd, RecoveryReport, recover, recover_file
 from .scanning import FrameIndex, ScanSummary, count, scan, verify
+from .schema.columnar import write_columns
+from .arrow import read_arrow, read_arrow_batches
 from .schema import (
     Codec,
     DecodeError,
@@ -135,6 +137,9 @@ __all__ = [
     "ScanSummary",
     "count",
     "scan",
+    "write_columns",
+    "read_arrow",
+    "read_arrow_batches",
     "verify",
     "CompositeValidator",
     "NoValidator",

@@ -20,6 +20,9 @@ Both implement the same three functions with the same signatures and results:
     The native twin of the schema verifier; its twin is the verifier
     ``flatstream.schema.verifier`` compiles in Python, selected when this is
     None.
+``ColumnarDecoder``, ``ColumnarEncoder``
+    Columnar decode and encode of a root table (``src/columnar.rs``); their
+    twins are in :mod:`flatstream._kernels.columnar`.
 ``FrameDecoder``
     The frame decoder (see :mod:`flatstream.decoder`); its twin is
     ``flatstream.decoder.PyFrameDecoder``.
@@ -83,6 +86,10 @@ TableCodec: Any = getattr(native, "TableCodec", None)
 # None selects the pure-Python verifier.
 SchemaVerifier: Any = getattr(native, "SchemaVerifier", None)
 
+# Columnar decode/encode (``flatstream.schema.columnar``): native, or the twins.
+ColumnarDecoder: Any = getattr(native, "ColumnarDecoder", pure.ColumnarDecoder)
+ColumnarEncoder: Any = getattr(native, "ColumnarEncoder", pure.ColumnarEncoder)
+
 __all__ = [
     "IMPLEMENTATION",
     "checksum",
@@ -93,6 +100,8 @@ __all__ = [
     "FrameDecoder",
     "TableCodec",
     "SchemaVerifier",
+    "ColumnarDecoder",
+    "ColumnarEncoder",
     "pure",
     "native",
     "CLEAN",

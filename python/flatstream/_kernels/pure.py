@@ -264,3 +264,7 @@ TableCodec = None
 # Likewise the twin of the native schema verifier (``_native.SchemaVerifier``)
 # is the verifier ``flatstream.schema.verifier`` compiles in Python.
 SchemaVerifier = None
+
+# The columnar kernels' twins live in their own module (imported last: it
+# uses this one's checksums and framing).
+from .columnar import ColumnarDecoder, ColumnarEncoder  # noqa: E402

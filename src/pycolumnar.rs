@@ -1,0 +1,271 @@
+//! `ColumnarDecoder` / `ColumnarEncoder`: bindings of `columnar.rs`. Their
+//! pure twins are in `flatstream/_kernels/columnar.py` (same signatures and
+//! results); `flatstream.schema.columnar` compiles the plans they take.
+
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyList};
+
+use std::sync::Mutex;
+
+use crate::codec::{Field, Kind, Scalar, StructLayout};
+use crate::columnar::{Column, ColumnKind, Columns, Decoder, EncodeField, Encoder};
+use crate::frame::frame_into;
+use crate::python::bytes_of;
+
+fn scalar(code: &str) -> PyResult<Scalar> {
+    let mut chars = code.chars();
+    match (chars.next().and_then(Scalar::from_code), chars.next()) {
+        (Some(s), None) => Ok(s),
+        _ => Err(PyValueError::new_err(format!(
+            "unknown scalar code {code:?}"
+        ))),
+    }
+}
+
+/// A column as the Python plan gives it:
+/// `(id, inline, align, kind, code, offset, default, nullable)`.
+type ColumnTuple = (usize, usize, usize, String, String, usize, Vec<u8>, bool);
+
+/// One decoded column: `(values, valid or None, offsets or None)`.
+type ColumnOut<'py> = (
+    Bound<'py, PyByteArray>,
+    Option<Bound<'py, PyByteArray>>,
+    Option<Bound<'py, PyByteArray>>,
+);
+
+type DecodeOut<'py> = (
+    Vec<ColumnOut<'py>>,
+    Option<Bound<'py, PyByteArray>>,
+    Option<(usize, String)>,
+);
+
+fn le_u64(bytes: &[u8]) -> Vec<u64> {
+    bytes
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+        .collect()
+}
+
+fn le_u32(bytes: &[u8]) -> Vec<u32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+#[pyclass(module = "flatstream._native", name = "ColumnarDecoder", frozen)]
+pub struct ColumnarDecoder {
+    decoder: Decoder,
+}
+
+#[pymethods]
+impl ColumnarDecoder {
+    #[new]
+    fn new(columns: Vec<ColumnTuple>, max_size: usize) -> PyResult<Self> {
+        let mut cols = Vec::with_capacity(columns.len());
+        for (id, inline, align, kind, code, offset, default, nullable) in columns {
+            let kind = match kind.as_str() {
+                "fixed" => ColumnKind::Fixed {
+                    ty: scalar(&code)?,
+                    offset,
+                    default,
+                    nullable,
+                },
+                "string" => ColumnKind::Str,
+                "vector" => ColumnKind::Vector {
+                    elem: scalar(&code)?.size(),
+                },
+                other => {
+                    return Err(PyValueError::new_err(format!(
+                        "unknown column kind {other:?}"
+                    )))
+                }
+            };
+            cols.push(Column {
+                id,
+                inline,
+                align,
+                kind,
+            });
+        }
+        let decoder = Decoder::new(cols, max_size).map_err(PyValueError::new_err)?;
+        Ok(ColumnarDecoder { decoder })
+    }
+
+    /// decode(buffer, offsets, lengths, skip) -> (columns, rows_valid, error)
+    ///
+    /// `offsets`/`lengths`: little-endian u64/u32 bytes, one per frame.
+    /// `columns[c]` is `(values, valid, offsets)` as bytearrays (valid and
+    /// offsets None where the column has none); `rows_valid` is a bytearray
+    /// when skipping; `error` is None or `(frame, reason)` (columns then empty).
+    fn decode<'py>(
+        &self,
+        py: Python<'py>,
+        buffer: &Bound<'py, PyAny>,
+        offsets: PyBuffer<u8>,
+        lengths: PyBuffer<u8>,
+        skip: bool,
+    ) -> PyResult<DecodeOut<'py>> {
+        let offsets = le_u64(bytes_of(py, &offsets)?);
+        let lengths = le_u32(bytes_of(py, &lengths)?);
+        let data = PyBuffer::<u8>::get(buffer)?;
+        let immutable = buffer.is_exact_instance_of::<PyBytes>() || {
+            let kind = buffer.get_type();
+            data.readonly() && kind.module()? == "mmap" && kind.name()? == "mmap"
+        };
+        let decoder = &self.decoder;
+        let result = if immutable {
+            let bytes = bytes_of(py, &data)?;
+            let (ptr, len) = (bytes.as_ptr() as usize, bytes.len());
+            py.detach(move || {
+                // SAFETY: `ptr..ptr + len` are the bytes of `data`, whose export
+                // is held until this function returns, so they stay allocated;
+                // they belong to an immutable `bytes` or a read-only `mmap`, so
+                // no Python thread writes them while the GIL is released (as in
+                // `python::scan_all`, whose comment this repeats). The slice is
+                // rebuilt because a GIL-bound reference cannot enter `detach`.
+                // Exercised by the columnar tests over bytes and mmap sources.
+                let buf = unsafe { std::slice::from_raw_parts(ptr as *const u8, len) };
+                decoder.decode(buf, &offsets, &lengths, skip)
+            })
+        } else {
+            decoder.decode(bytes_of(py, &data)?, &offsets, &lengths, skip)
+        };
+        match result {
+            Err(e) => Ok((Vec::new(), None, Some((e.frame, e.reason)))),
+            Ok(cols) => Ok((
+                columns_out(py, &cols),
+                skip.then(|| PyByteArray::new(py, &cols.rows_valid)),
+                None,
+            )),
+        }
+    }
+}
+
+fn columns_out<'py>(py: Python<'py>, cols: &Columns) -> Vec<ColumnOut<'py>> {
+    (0..cols.values.len())
+        .map(|c| {
+            let offsets = cols.offsets[c].as_ref().map(|o| {
+                let bytes: Vec<u8> = o.iter().flat_map(|v| v.to_le_bytes()).collect();
+                PyByteArray::new(py, &bytes)
+            });
+            (
+                PyByteArray::new(py, &cols.values[c]),
+                cols.valid[c].as_ref().map(|v| PyByteArray::new(py, v)),
+                offsets,
+            )
+        })
+        .collect()
+}
+
+/// A field as the Python plan gives it to the encoder:
+/// `(id, size, align, is_struct, [(offset, code, column)], presence column or None)`.
+type EncodeFieldTuple = (
+    usize,
+    usize,
+    usize,
+    bool,
+    Vec<(usize, String, usize)>,
+    Option<usize>,
+);
+
+#[pyclass(module = "flatstream._native", name = "ColumnarEncoder", frozen)]
+pub struct ColumnarEncoder {
+    encoder: Mutex<Encoder>,
+}
+
+#[pymethods]
+impl ColumnarEncoder {
+    #[new]
+    fn new(fields: Vec<EncodeFieldTuple>, ident: Vec<u8>) -> PyResult<Self> {
+        let mut out = Vec::with_capacity(fields.len());
+        for (id, size, align, is_struct, scalars, presence) in fields {
+            let scalars = scalars
+                .into_iter()
+                .map(|(off, code, col)| Ok((off, scalar(&code)?, col)))
+                .collect::<PyResult<Vec<_>>>()?;
+            let kind = if is_struct {
+                Kind::Struct(StructLayout {
+                    size,
+                    align,
+                    scalars: scalars.iter().map(|&(o, t, _)| (o, t)).collect(),
+                })
+            } else {
+                match scalars.as_slice() {
+                    [(0, ty, _)] if ty.size() == size => Kind::Scalar(*ty),
+                    _ => return Err(PyValueError::new_err("a scalar field has one scalar")),
+                }
+            };
+            out.push(EncodeField {
+                field: Field { id, kind },
+                scalars,
+                presence,
+            });
+        }
+        let encoder = Encoder::new(out, ident).map_err(PyValueError::new_err)?;
+        Ok(ColumnarEncoder {
+            encoder: Mutex::new(encoder),
+        })
+    }
+
+    /// encode(columns, rows, width, algorithm) -> list of payloads (width None)
+    /// or one buffer of frames (width 0..=8 with that checksum algorithm).
+    /// Returns `(result, error)`: error None or `(column, reason)`.
+    #[pyo3(signature = (columns, rows, width=None, algorithm=None))]
+    fn encode<'py>(
+        &self,
+        py: Python<'py>,
+        columns: Vec<PyBuffer<u8>>,
+        rows: usize,
+        width: Option<usize>,
+        algorithm: Option<&str>,
+    ) -> PyResult<(Option<Bound<'py, PyAny>>, Option<(usize, String)>)> {
+        let slices = columns
+            .iter()
+            .map(|b| bytes_of(py, b))
+            .collect::<PyResult<Vec<&[u8]>>>()?;
+        let mut encoder = self
+            .encoder
+            .lock()
+            .map_err(|_| PyValueError::new_err("encoder poisoned"))?;
+        match width {
+            None => {
+                let list = PyList::empty(py);
+                let mut failed = None;
+                let result = encoder.encode(&slices, rows, |p| {
+                    if failed.is_none() {
+                        if let Err(e) = list.append(PyBytes::new(py, p)) {
+                            failed = Some(e);
+                        }
+                    }
+                });
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+                match result {
+                    Ok(()) => Ok((Some(list.into_any()), None)),
+                    Err(e) => Ok((None, Some((e.column, e.reason)))),
+                }
+            }
+            Some(width) => {
+                let name = algorithm.unwrap_or("none");
+                let algo = crate::checksum::Algorithm::from_name(name).ok_or_else(|| {
+                    PyValueError::new_err(format!("unknown checksum algorithm {name:?}"))
+                })?;
+                if algo.width() != width {
+                    return Err(PyValueError::new_err("width does not match the algorithm"));
+                }
+                let mut out: Vec<u8> = Vec::new();
+                let result = encoder.encode(&slices, rows, |p| {
+                    frame_into(&mut out, p, width, algo.compute(p));
+                });
+                match result {
+                    Ok(()) => Ok((Some(PyBytes::new(py, &out).into_any()), None)),
+                    Err(e) => Ok((None, Some((e.column, e.reason)))),
+                }
+            }
+        }
+    }
+}
