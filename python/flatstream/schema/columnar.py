@@ -336,6 +336,8 @@ def _encoder_inputs(plan: ColumnarPlan, columns: Dict[str, Any]) -> Tuple[List[A
                 if col.base.is_float and col.default == 0:
                     # -0.0 == 0.0, but the codec writes -0.0 (its bytes differ from the default's).
                     present = present | np.signbit(arr)
+        if first.nullable and not any(c.name in columns or c.name + ".valid" in columns for c in cols):
+            present = np.zeros(rows, dtype=bool)  # an optional field or struct left out: absent
         is_struct = first.kind == "fixed" and first.nullable and first.name != first.field
         presence = None
         if present is not None:
