@@ -149,6 +149,22 @@ impl Decoder {
         &self.columns
     }
 
+    /// Bytes of column `c`'s fixed output per row (0 for strings and vectors).
+    pub fn fixed_size(&self, c: usize) -> usize {
+        match &self.columns[c].kind {
+            ColumnKind::Fixed { ty, .. } => ty.size(),
+            _ => 0,
+        }
+    }
+
+    /// Whether column `c` has a validity byte per row.
+    pub fn has_valid(&self, c: usize) -> bool {
+        match &self.columns[c].kind {
+            ColumnKind::Fixed { nullable, .. } => *nullable,
+            _ => true,
+        }
+    }
+
     /// Decodes frames `offsets[i]`, `lengths[i]` of `buf`. With `skip`, a
     /// frame that cannot be decoded gives a row of absent values and a 0 in
     /// `rows_valid`; without, the first such frame is the error.
@@ -159,56 +175,219 @@ impl Decoder {
         lengths: &[u32],
         skip: bool,
     ) -> Result<Columns, FrameError> {
-        if offsets.len() != lengths.len() {
-            return Err(FrameError {
-                frame: offsets.len().min(lengths.len()),
-                reason: "offsets and lengths differ in length".into(),
-            });
-        }
-        let rows = offsets.len();
-        let mut out = Columns::default();
-        for c in &self.columns {
-            match &c.kind {
-                ColumnKind::Fixed { ty, nullable, .. } => {
-                    out.values.push(Vec::with_capacity(rows * ty.size()));
-                    out.valid.push(nullable.then(|| Vec::with_capacity(rows)));
-                    out.offsets.push(None);
+        let rows = offsets.len().min(lengths.len());
+        let n = self.columns.len();
+        let mut fixed: Vec<Vec<u8>> = (0..n)
+            .map(|c| vec![0u8; rows * self.fixed_size(c)])
+            .collect();
+        let mut valid: Vec<Option<Vec<u8>>> = (0..n)
+            .map(|c| self.has_valid(c).then(|| vec![0u8; rows]))
+            .collect();
+        let mut rows_valid = vec![0u8; if skip { rows } else { 0 }];
+        let var = {
+            let mut out = Out {
+                fixed: fixed.iter_mut().map(|v| v.as_mut_slice()).collect(),
+                valid: valid.iter_mut().map(|v| v.as_deref_mut()).collect(),
+                rows_valid: skip.then_some(rows_valid.as_mut_slice()),
+            };
+            if offsets.len() != lengths.len() {
+                return Err(FrameError {
+                    frame: rows,
+                    reason: "offsets and lengths differ in length".into(),
+                });
+            }
+            self.decode_into(buf, rows, |i| (offsets[i], lengths[i]), &mut out)?
+        };
+        let mut values = Vec::with_capacity(n);
+        let mut offs = Vec::with_capacity(n);
+        for (c, (f, v)) in fixed.into_iter().zip(var).enumerate() {
+            match v {
+                Some((bytes, o)) => {
+                    values.push(bytes);
+                    offs.push(Some(o));
                 }
-                ColumnKind::Str | ColumnKind::Vector { .. } => {
-                    out.values.push(Vec::new());
-                    out.valid.push(Some(Vec::with_capacity(rows)));
+                None => {
+                    values.push(f);
+                    offs.push(None);
+                }
+            }
+            debug_assert!(c < n);
+        }
+        Ok(Columns {
+            values,
+            valid,
+            offsets: offs,
+            rows_valid,
+        })
+    }
+
+    /// Decodes `rows` frames (`frame(i)`: offset and length of frame `i` in
+    /// `buf`) into `out`, whose slices hold `rows` values (fixed columns:
+    /// `rows * size` bytes; validity and `rows_valid`: `rows` bytes). Strings
+    /// and vectors come back as `(values, offsets)` per column (None for
+    /// fixed columns).
+    #[allow(clippy::type_complexity)]
+    pub fn decode_into(
+        &self,
+        buf: &[u8],
+        rows: usize,
+        frame: impl Fn(usize) -> (u64, u32),
+        out: &mut Out<'_>,
+    ) -> Result<Vec<Option<(Vec<u8>, Vec<i64>)>>, FrameError> {
+        let n = self.columns.len();
+        let mut var: Vec<Option<(Vec<u8>, Vec<i64>)>> = (0..n)
+            .map(|c| match self.columns[c].kind {
+                ColumnKind::Fixed { .. } => None,
+                _ => {
                     let mut o = Vec::with_capacity(rows + 1);
                     o.push(0i64);
-                    out.offsets.push(Some(o));
+                    Some((Vec::new(), o))
+                }
+            })
+            .collect();
+        for c in 0..n {
+            let want = rows * self.fixed_size(c);
+            let ok_valid = out.valid[c]
+                .as_ref()
+                .map_or(!self.has_valid(c), |v| v.len() == rows);
+            if out.fixed[c].len() != want || !ok_valid {
+                return Err(FrameError {
+                    frame: 0,
+                    reason: "output buffers do not match the rows".into(),
+                });
+            }
+        }
+        if out.rows_valid.as_ref().is_some_and(|v| v.len() != rows) {
+            return Err(FrameError {
+                frame: 0,
+                reason: "output buffers do not match the rows".into(),
+            });
+        }
+        let mut positions: Vec<Option<usize>> = Vec::with_capacity(self.fields.len());
+        let mut cache = Layout::default();
+        if var.iter().all(|v| v.is_none()) {
+            self.decode_fixed(buf, rows, frame, out, &mut cache, &mut positions)?;
+            return Ok(var);
+        }
+        let mut locs: Vec<Loc> = vec![Loc::Absent; n];
+        for row in 0..rows {
+            let (off, len) = frame(row);
+            let payload =
+                match self.locate_frame(buf, off, len, &mut cache, &mut positions, &mut locs) {
+                    Ok(payload) => {
+                        if let Some(v) = out.rows_valid.as_deref_mut() {
+                            v[row] = 1;
+                        }
+                        payload
+                    }
+                    Err(reason) => {
+                        match out.rows_valid.as_deref_mut() {
+                            None => return Err(FrameError { frame: row, reason }),
+                            Some(v) => v[row] = 0,
+                        }
+                        locs.iter_mut().for_each(|l| *l = Loc::Absent);
+                        &[][..]
+                    }
+                };
+            self.write_row(row, payload, &locs, out, &mut var);
+        }
+        Ok(var)
+    }
+
+    /// `decode_into` for plans of fixed columns only: per frame, one layout
+    /// comparison and one copy per column (the positions are the cached
+    /// layout's).
+    fn decode_fixed(
+        &self,
+        buf: &[u8],
+        rows: usize,
+        frame: impl Fn(usize) -> (u64, u32),
+        out: &mut Out<'_>,
+        cache: &mut Layout,
+        positions: &mut Vec<Option<usize>>,
+    ) -> Result<(), FrameError> {
+        let mut at: Vec<Option<usize>> = vec![None; self.columns.len()];
+        let defaults: Vec<&[u8]> = self
+            .columns
+            .iter()
+            .map(|c| match &c.kind {
+                ColumnKind::Fixed { default, .. } => default.as_slice(),
+                _ => &[],
+            })
+            .collect();
+        let sizes: Vec<usize> = (0..self.columns.len())
+            .map(|c| self.fixed_size(c))
+            .collect();
+        let mut layout_serial = u64::MAX;
+        for row in 0..rows {
+            let (off, len) = frame(row);
+            let payload = match self.frame_payload(buf, off, len).and_then(|p| {
+                if !cache.matches(p) {
+                    let found = locate(p, &self.fields, self.max_size, positions).map_err(|e| e.0);
+                    if found.is_err() {
+                        cache.ok = false;
+                    }
+                    found?;
+                    cache.store(p, positions);
+                }
+                Ok(p)
+            }) {
+                Ok(p) => {
+                    if let Some(v) = out.rows_valid.as_deref_mut() {
+                        v[row] = 1;
+                    }
+                    if layout_serial != cache.serial {
+                        layout_serial = cache.serial;
+                        for (c, col) in self.columns.iter().enumerate() {
+                            let offset = match col.kind {
+                                ColumnKind::Fixed { offset, .. } => offset,
+                                _ => 0,
+                            };
+                            at[c] = cache.positions[self.field_of[c]].map(|p| p + offset);
+                        }
+                    }
+                    Some(p)
+                }
+                Err(reason) => match out.rows_valid.as_deref_mut() {
+                    None => return Err(FrameError { frame: row, reason }),
+                    Some(v) => {
+                        v[row] = 0;
+                        None
+                    }
+                },
+            };
+            for c in 0..at.len() {
+                let size = sizes[c];
+                let src = match (payload, at[c]) {
+                    (Some(p), Some(a)) => &p[a..a + size],
+                    _ => defaults[c],
+                };
+                let dst = &mut out.fixed[c][row * size..(row + 1) * size];
+                match size {
+                    8 => dst.copy_from_slice(&src[..8]),
+                    4 => dst.copy_from_slice(&src[..4]),
+                    2 => dst.copy_from_slice(&src[..2]),
+                    _ => dst.copy_from_slice(&src[..1]),
+                }
+                if let Some(v) = out.valid[c].as_deref_mut() {
+                    v[row] = u8::from(payload.is_some() && at[c].is_some());
                 }
             }
         }
-        if skip {
-            out.rows_valid.reserve(rows);
-        }
-        let mut positions: Vec<Option<usize>> = Vec::with_capacity(self.fields.len());
-        let mut locs: Vec<Loc> = vec![Loc::Absent; self.columns.len()];
-        for (frame, (&off, &len)) in offsets.iter().zip(lengths).enumerate() {
-            let found = self.locate_frame(buf, off, len, &mut positions, &mut locs);
-            let payload = match found {
-                Ok(payload) => {
-                    if skip {
-                        out.rows_valid.push(1);
-                    }
-                    payload
-                }
-                Err(reason) => {
-                    if !skip {
-                        return Err(FrameError { frame, reason });
-                    }
-                    out.rows_valid.push(0);
-                    locs.iter_mut().for_each(|l| *l = Loc::Absent);
-                    &[][..]
-                }
-            };
-            self.write_row(payload, &locs, &mut out);
-        }
-        Ok(out)
+        Ok(())
+    }
+
+    fn frame_payload<'a>(&self, buf: &'a [u8], off: u64, len: u32) -> Result<&'a [u8], String> {
+        usize::try_from(off)
+            .ok()
+            .and_then(|s| s.checked_add(len as usize).map(|e| (s, e)))
+            .and_then(|(s, e)| buf.get(s..e))
+            .ok_or_else(|| {
+                format!(
+                    "the payload ({len} bytes at offset {off}) is outside the {}-byte buffer",
+                    buf.len()
+                )
+            })
     }
 
     /// Finds every column's value in frame `off`/`len` of `buf` (all checked).
@@ -217,6 +396,7 @@ impl Decoder {
         buf: &'a [u8],
         off: u64,
         len: u32,
+        cache: &mut Layout,
         positions: &mut Vec<Option<usize>>,
         locs: &mut [Loc],
     ) -> Result<&'a [u8], String> {
@@ -230,7 +410,18 @@ impl Decoder {
                     buf.len()
                 )
             })?;
-        locate(payload, &self.fields, self.max_size, positions).map_err(|e| e.0)?;
+        // `locate`'s answer depends only on the payload's length, its root
+        // offset, the table's soffset and the vtable's bytes: when they equal
+        // the last frame's, so do the positions (and every check passed).
+        if !cache.matches(payload) {
+            let found = locate(payload, &self.fields, self.max_size, positions).map_err(|e| e.0);
+            if found.is_err() {
+                cache.ok = false;
+            }
+            found?;
+            cache.store(payload, positions);
+        }
+        let positions = &cache.positions;
         for (c, col) in self.columns.iter().enumerate() {
             let at = positions[self.field_of[c]];
             locs[c] = match (at, &col.kind) {
@@ -252,29 +443,39 @@ impl Decoder {
         Ok(payload)
     }
 
-    fn write_row(&self, payload: &[u8], locs: &[Loc], out: &mut Columns) {
+    #[allow(clippy::type_complexity)]
+    fn write_row(
+        &self,
+        row: usize,
+        payload: &[u8],
+        locs: &[Loc],
+        out: &mut Out<'_>,
+        var: &mut [Option<(Vec<u8>, Vec<i64>)>],
+    ) {
         for (c, col) in self.columns.iter().enumerate() {
-            let values = &mut out.values[c];
-            match (&col.kind, locs[c]) {
+            let present = match (&col.kind, locs[c]) {
                 (ColumnKind::Fixed { ty, default, .. }, loc) => {
-                    let present = match loc {
-                        Loc::At(at) => {
-                            values.extend_from_slice(&payload[at..at + ty.size()]);
-                            1
-                        }
-                        _ => {
-                            values.extend_from_slice(default);
-                            0
-                        }
+                    let size = ty.size();
+                    let dst = &mut out.fixed[c][row * size..(row + 1) * size];
+                    let (src, present) = match loc {
+                        Loc::At(at) => (&payload[at..at + size], 1),
+                        _ => (default.as_slice(), 0),
                     };
-                    if let Some(v) = &mut out.valid[c] {
-                        v.push(present);
+                    match size {
+                        8 => dst.copy_from_slice(&src[..8]),
+                        4 => dst.copy_from_slice(&src[..4]),
+                        2 => dst.copy_from_slice(&src[..2]),
+                        _ => dst.copy_from_slice(&src[..1]),
                     }
+                    present
                 }
                 (ColumnKind::Str | ColumnKind::Vector { .. }, loc) => {
                     let elem = match col.kind {
                         ColumnKind::Vector { elem } => elem,
                         _ => 1,
+                    };
+                    let Some((values, offsets)) = var[c].as_mut() else {
+                        continue;
                     };
                     let present = match loc {
                         Loc::Span(s, n) => {
@@ -283,14 +484,78 @@ impl Decoder {
                         }
                         _ => 0,
                     };
-                    if let Some(v) = &mut out.valid[c] {
-                        v.push(present);
-                    }
-                    if let Some(o) = &mut out.offsets[c] {
-                        o.push((values.len() / elem) as i64);
-                    }
+                    offsets.push((values.len() / elem) as i64);
+                    present
                 }
+            };
+            if let Some(v) = out.valid[c].as_deref_mut() {
+                v[row] = present;
             }
+        }
+    }
+}
+
+/// Output slices of [`Decoder::decode_into`].
+pub struct Out<'a> {
+    pub fixed: Vec<&'a mut [u8]>,
+    pub valid: Vec<Option<&'a mut [u8]>>,
+    pub rows_valid: Option<&'a mut [u8]>,
+}
+
+/// The last layout [`locate`] accepted: the bytes it depends on and its answer.
+#[derive(Default)]
+struct Layout {
+    ok: bool,
+    /// Counts the layouts stored, so users can tell when it changed.
+    serial: u64,
+    len: usize,
+    head: [u8; 4],
+    soffset: [u8; 4],
+    vtable: Vec<u8>,
+    positions: Vec<Option<usize>>,
+}
+
+impl Layout {
+    fn parts(payload: &[u8]) -> Option<([u8; 4], [u8; 4], usize, usize)> {
+        let head: [u8; 4] = payload.get(0..4)?.try_into().ok()?;
+        let pos = u32::from_le_bytes(head) as usize;
+        let soffset: [u8; 4] = payload.get(pos..pos.checked_add(4)?)?.try_into().ok()?;
+        let vt = pos as i64 - i64::from(i32::from_le_bytes(soffset));
+        let vt = usize::try_from(vt).ok()?;
+        let vlen = payload.get(vt..vt.checked_add(2)?)?;
+        let vlen = u16::from_le_bytes([vlen[0], vlen[1]]) as usize;
+        Some((head, soffset, vt, vlen))
+    }
+
+    fn matches(&self, payload: &[u8]) -> bool {
+        if !self.ok || payload.len() != self.len {
+            return false;
+        }
+        match Layout::parts(payload) {
+            Some((head, soffset, vt, vlen)) => {
+                head == self.head
+                    && soffset == self.soffset
+                    && vlen == self.vtable.len()
+                    && payload.get(vt..vt + vlen) == Some(self.vtable.as_slice())
+            }
+            None => false,
+        }
+    }
+
+    fn store(&mut self, payload: &[u8], positions: &[Option<usize>]) {
+        // `locate` accepted the payload, so these reads are in bounds.
+        if let Some((head, soffset, vt, vlen)) = Layout::parts(payload) {
+            self.ok = true;
+            self.serial = self.serial.wrapping_add(1);
+            self.len = payload.len();
+            self.head = head;
+            self.soffset = soffset;
+            self.vtable.clear();
+            self.vtable.extend_from_slice(&payload[vt..vt + vlen]);
+            self.positions.clear();
+            self.positions.extend_from_slice(positions);
+        } else {
+            self.ok = false;
         }
     }
 }
@@ -570,5 +835,70 @@ mod tests {
         let n = bad.len();
         bad[n - 4] = 0xff;
         assert!(dec.decode(&bad, &[0], &[n as u32], false).is_err());
+    }
+}
+
+#[cfg(test)]
+mod speed {
+    #[test]
+    #[ignore]
+    fn telemetry_speed() {
+        use super::*;
+        let rows = 1_000_000;
+        let a: Vec<u8> = (1..=rows as u64).flat_map(|v| v.to_le_bytes()).collect();
+        let fields: Vec<EncodeField> = (0..3)
+            .map(|i| EncodeField {
+                field: Field {
+                    id: i,
+                    kind: Kind::Scalar(Scalar::U64),
+                },
+                scalars: vec![(0, Scalar::U64, i)],
+                presence: None,
+            })
+            .collect();
+        let mut buf = Vec::new();
+        let (mut offs, mut lens) = (Vec::new(), Vec::new());
+        let t = std::time::Instant::now();
+        Encoder::new(fields, Vec::new())
+            .unwrap()
+            .encode(&[&a, &a, &a], rows, |p| {
+                offs.push(buf.len() as u64);
+                lens.push(p.len() as u32);
+                buf.extend_from_slice(p);
+            })
+            .unwrap();
+        eprintln!("encode {:?}", t.elapsed());
+        let cols = (0..3)
+            .map(|i| Column {
+                id: i,
+                inline: 8,
+                align: 8,
+                kind: ColumnKind::Fixed {
+                    ty: Scalar::U64,
+                    offset: 0,
+                    default: vec![0; 8],
+                    nullable: false,
+                },
+            })
+            .collect();
+        let dec = Decoder::new(cols, usize::MAX).unwrap();
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            let c = dec.decode(&buf, &offs, &lens, false).unwrap();
+            eprintln!("decode {:?} {}", t.elapsed(), c.values[0].len());
+            let t = std::time::Instant::now();
+            let mut sum = 0u64;
+            for (&o, &l) in offs.iter().zip(&lens) {
+                let p = &buf[o as usize..o as usize + l as usize];
+                sum = sum.wrapping_add(u64::from_le_bytes(p[l as usize - 8..].try_into().unwrap()));
+            }
+            eprintln!("read-only loop {:?} {sum}", t.elapsed());
+            let t = std::time::Instant::now();
+            let mut v = vec![0u8; rows * 8];
+            for (i, ch) in v.chunks_exact_mut(8).enumerate() {
+                ch[0] = i as u8;
+            }
+            eprintln!("alloc+touch 8MB {:?} {}", t.elapsed(), v[9]);
+        }
     }
 }

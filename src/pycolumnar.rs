@@ -10,7 +10,7 @@ use pyo3::types::{PyByteArray, PyBytes, PyList};
 use std::sync::Mutex;
 
 use crate::codec::{Field, Kind, Scalar, StructLayout};
-use crate::columnar::{Column, ColumnKind, Columns, Decoder, EncodeField, Encoder};
+use crate::columnar::{Column, ColumnKind, Decoder, EncodeField, Encoder, Out};
 use crate::frame::frame_into;
 use crate::python::bytes_of;
 
@@ -30,30 +30,16 @@ type ColumnTuple = (usize, usize, usize, String, String, usize, Vec<u8>, bool);
 
 /// One decoded column: `(values, valid or None, offsets or None)`.
 type ColumnOut<'py> = (
-    Bound<'py, PyByteArray>,
-    Option<Bound<'py, PyByteArray>>,
-    Option<Bound<'py, PyByteArray>>,
+    Bound<'py, PyAny>,
+    Option<Bound<'py, PyAny>>,
+    Option<Bound<'py, PyAny>>,
 );
 
 type DecodeOut<'py> = (
     Vec<ColumnOut<'py>>,
-    Option<Bound<'py, PyByteArray>>,
+    Option<Bound<'py, PyAny>>,
     Option<(usize, String)>,
 );
-
-fn le_u64(bytes: &[u8]) -> Vec<u64> {
-    bytes
-        .chunks_exact(8)
-        .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-        .collect()
-}
-
-fn le_u32(bytes: &[u8]) -> Vec<u32> {
-    bytes
-        .chunks_exact(4)
-        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
-}
 
 #[pyclass(module = "flatstream._native", name = "ColumnarDecoder", frozen)]
 pub struct ColumnarDecoder {
@@ -108,17 +94,81 @@ impl ColumnarDecoder {
         lengths: PyBuffer<u8>,
         skip: bool,
     ) -> PyResult<DecodeOut<'py>> {
-        let offsets = le_u64(bytes_of(py, &offsets)?);
-        let lengths = le_u32(bytes_of(py, &lengths)?);
+        let offsets = bytes_of(py, &offsets)?;
+        let lengths = bytes_of(py, &lengths)?;
+        if offsets.len() % 8 != 0
+            || lengths.len() % 4 != 0
+            || offsets.len() / 8 != lengths.len() / 4
+        {
+            let rows = (offsets.len() / 8).min(lengths.len() / 4);
+            return Ok((
+                Vec::new(),
+                None,
+                Some((rows, "offsets and lengths differ in length".into())),
+            ));
+        }
+        let rows = lengths.len() / 4;
+        let decoder = &self.decoder;
+        let n = decoder.columns().len();
+        // The outputs, allocated here at their final size and filled in place.
+        // numpy allocates them (it asks for transparent huge pages on large
+        // arrays, which saves most of the page faults of fresh memory).
+        let empty = py.import("numpy")?.getattr("empty")?;
+        let alloc = |size: usize| -> PyResult<(Bound<'py, PyAny>, PyBuffer<u8>)> {
+            let array = empty.call1((size, "u1"))?;
+            let buffer = PyBuffer::<u8>::get(&array)?;
+            if buffer.readonly() || !buffer.is_c_contiguous() || buffer.len_bytes() != size {
+                return Err(PyValueError::new_err(
+                    "numpy.empty gave an unexpected buffer",
+                ));
+            }
+            Ok((array, buffer))
+        };
+        let mut fixed: Vec<(Bound<'py, PyAny>, PyBuffer<u8>)> = (0..n)
+            .map(|c| alloc(rows * decoder.fixed_size(c)))
+            .collect::<PyResult<_>>()?;
+        let mut valid: Vec<Option<(Bound<'py, PyAny>, PyBuffer<u8>)>> = (0..n)
+            .map(|c| decoder.has_valid(c).then(|| alloc(rows)).transpose())
+            .collect::<PyResult<_>>()?;
+        let mut rows_valid = skip.then(|| alloc(rows)).transpose()?;
         let data = PyBuffer::<u8>::get(buffer)?;
         let immutable = buffer.is_exact_instance_of::<PyBytes>() || {
             let kind = buffer.get_type();
             data.readonly() && kind.module()? == "mmap" && kind.name()? == "mmap"
         };
-        let decoder = &self.decoder;
+        fn slice_of(b: &mut PyBuffer<u8>) -> &mut [u8] {
+            if b.len_bytes() == 0 {
+                return &mut [];
+            }
+            // SAFETY: `b` exports a writable, C-contiguous array of
+            // `len_bytes()` bytes that `decode` created itself a moment ago
+            // (numpy.empty, checked in `alloc`). No reference to the array has
+            // left `decode`, so no other code can read, write, resize or free
+            // it while this slice lives (the export held by `b` also pins it);
+            // distinct arrays do not overlap each other or the input. The
+            // slices are dropped before the arrays are returned.
+            unsafe { std::slice::from_raw_parts_mut(b.buf_ptr() as *mut u8, b.len_bytes()) }
+        }
+        let mut out = Out {
+            fixed: fixed.iter_mut().map(|(_, b)| slice_of(b)).collect(),
+            valid: valid
+                .iter_mut()
+                .map(|v| v.as_mut().map(|(_, b)| slice_of(b)))
+                .collect(),
+            rows_valid: rows_valid.as_mut().map(|(_, b)| slice_of(b)),
+        };
+        let frame = |i: usize| {
+            let o = &offsets[8 * i..8 * i + 8];
+            let l = &lengths[4 * i..4 * i + 4];
+            (
+                u64::from_le_bytes([o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7]]),
+                u32::from_le_bytes([l[0], l[1], l[2], l[3]]),
+            )
+        };
         let result = if immutable {
             let bytes = bytes_of(py, &data)?;
             let (ptr, len) = (bytes.as_ptr() as usize, bytes.len());
+            let out = &mut out;
             py.detach(move || {
                 // SAFETY: `ptr..ptr + len` are the bytes of `data`, whose export
                 // is held until this function returns, so they stay allocated;
@@ -126,39 +176,40 @@ impl ColumnarDecoder {
                 // no Python thread writes them while the GIL is released (as in
                 // `python::scan_all`, whose comment this repeats). The slice is
                 // rebuilt because a GIL-bound reference cannot enter `detach`.
+                // The output slices are private to this call (see above), and
+                // `offsets`/`lengths` are the exports held by the arguments.
                 // Exercised by the columnar tests over bytes and mmap sources.
                 let buf = unsafe { std::slice::from_raw_parts(ptr as *const u8, len) };
-                decoder.decode(buf, &offsets, &lengths, skip)
+                decoder.decode_into(buf, rows, frame, out)
             })
         } else {
-            decoder.decode(bytes_of(py, &data)?, &offsets, &lengths, skip)
+            decoder.decode_into(bytes_of(py, &data)?, rows, frame, &mut out)
         };
+        drop(out);
         match result {
             Err(e) => Ok((Vec::new(), None, Some((e.frame, e.reason)))),
-            Ok(cols) => Ok((
-                columns_out(py, &cols),
-                skip.then(|| PyByteArray::new(py, &cols.rows_valid)),
-                None,
-            )),
+            Ok(var) => {
+                let mut cols = Vec::with_capacity(n);
+                for ((f, v), var) in fixed.into_iter().zip(valid).zip(var) {
+                    let v = v.map(|(array, _)| array);
+                    match var {
+                        None => cols.push((f.0, v, None)),
+                        Some((values, offs)) => {
+                            let bytes: Vec<u8> =
+                                offs.iter().flat_map(|x| x.to_le_bytes()).collect();
+                            let values = PyByteArray::new(py, &values).into_any();
+                            cols.push((values, v, Some(PyByteArray::new(py, &bytes).into_any())));
+                        }
+                    }
+                }
+                Ok((cols, rows_valid.map(|(array, _)| array), None))
+            }
         }
     }
 }
 
-fn columns_out<'py>(py: Python<'py>, cols: &Columns) -> Vec<ColumnOut<'py>> {
-    (0..cols.values.len())
-        .map(|c| {
-            let offsets = cols.offsets[c].as_ref().map(|o| {
-                let bytes: Vec<u8> = o.iter().flat_map(|v| v.to_le_bytes()).collect();
-                PyByteArray::new(py, &bytes)
-            });
-            (
-                PyByteArray::new(py, &cols.values[c]),
-                cols.valid[c].as_ref().map(|v| PyByteArray::new(py, v)),
-                offsets,
-            )
-        })
-        .collect()
-}
+/// `(payload list or framed bytes, None)` or `(None, (column, reason))`.
+type EncodeOut<'py> = (Option<Bound<'py, PyAny>>, Option<(usize, String)>);
 
 /// A field as the Python plan gives it to the encoder:
 /// `(id, size, align, is_struct, [(offset, code, column)], presence column or None)`.
@@ -221,7 +272,7 @@ impl ColumnarEncoder {
         rows: usize,
         width: Option<usize>,
         algorithm: Option<&str>,
-    ) -> PyResult<(Option<Bound<'py, PyAny>>, Option<(usize, String)>)> {
+    ) -> PyResult<EncodeOut<'py>> {
         let slices = columns
             .iter()
             .map(|b| bytes_of(py, b))

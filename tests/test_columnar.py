@@ -304,7 +304,8 @@ def _decode_with(kind: str, codec: Any, batch: Any, skip: bool) -> Any:
     decoder = decoder_cls([c.tuple() for c in plan.columns], plan.max_size)
     data, offsets, lengths = fs.schema.columnar._join(batch)
     cols, valid, error = decoder.decode(data, offsets.view(np.uint8), lengths.view(np.uint8), skip)
-    return [tuple(None if x is None else bytes(x) for x in c) for c in cols], valid, error
+    columns = [tuple(None if x is None else bytes(x) for x in c) for c in cols]
+    return columns, None if valid is None else bytes(valid), error
 
 
 @pytest.mark.skipif(_kernels.native is None, reason="no native extension")
