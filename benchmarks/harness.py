@@ -161,48 +161,13 @@ def log(message: str) -> None:
 
 @contextlib.contextmanager
 def kernel_mode(mode: Optional[str]) -> Iterator[None]:
-    """Run flatstream on the native kernels or on their pure-Python twins.
-
-    The same switch the test suite makes (tests/conftest.py): every caller
-    looks the kernels up in ``flatstream._kernels`` at call time, so swapping
-    the module's functions switches the whole package, in this process.
-    """
+    """Run flatstream on the native kernels or on their pure-Python twins
+    (``_kernels.selected``, the switch the test suite makes), in this process."""
     if mode is None or mode == _kernels.IMPLEMENTATION:
         yield
         return
-    from flatstream.wire.decoder import PyFrameDecoder
-
-    source = _kernels.native if mode == "native" else _kernels.pure
-    if source is None:
-        raise RuntimeError("the native kernels are not built")
-    names = {"checksum", "scan", "frame_many", "scan_all"}
-    # Kernels added later (e.g. codec loops) switch too when both twins have them.
-    names |= {
-        name
-        for name in getattr(_kernels, "__all__", ())
-        if name not in ("FrameDecoder", "TableCodec")
-        and callable(getattr(_kernels.pure, name, None))
-        and _kernels.native is not None
-        and callable(getattr(_kernels.native, name, None))
-    }
-    saved = {name: getattr(_kernels, name) for name in names}
-    saved["FrameDecoder"] = _kernels.FrameDecoder
-    saved["IMPLEMENTATION"] = _kernels.IMPLEMENTATION
-    has_codec_twin = hasattr(_kernels, "TableCodec")
-    if has_codec_twin:
-        saved["TableCodec"] = _kernels.TableCodec
-    try:
-        for name in names:
-            setattr(_kernels, name, getattr(source, name))
-        _kernels.FrameDecoder = source.FrameDecoder if mode == "native" else PyFrameDecoder
-        if has_codec_twin:
-            # None selects the pure-Python generated codecs (flatstream.schema._native).
-            _kernels.TableCodec = getattr(source, "TableCodec", None) if mode == "native" else None
-        _kernels.IMPLEMENTATION = mode
+    with _kernels.selected(mode):
         yield
-    finally:
-        for name, value in saved.items():
-            setattr(_kernels, name, value)
 
 
 def _sample(fn: Callable[[], Any], loops: int) -> float:

@@ -118,23 +118,9 @@ def kernels(mode: str) -> Iterator[None]:
     """Run the body on the native kernels or on their pure twins (as the
     conftest fixture does for a whole test), restoring them afterwards."""
     from flatstream import _kernels
-    from flatstream.wire.decoder import PyFrameDecoder
 
-    native = _kernels.native
-    if mode == "native" and native is None:
-        raise RuntimeError("the extension is not built")
-    source = native if mode == "native" else _kernels.pure
-    names = [n for n in ("checksum", "scan", "frame_many", "scan_all") if hasattr(_kernels, n)]
-    saved = {n: getattr(_kernels, n) for n in names + ["FrameDecoder", "IMPLEMENTATION"]}
-    try:
-        for name in names:
-            setattr(_kernels, name, getattr(source, name))
-        _kernels.FrameDecoder = native.FrameDecoder if mode == "native" else PyFrameDecoder
-        _kernels.IMPLEMENTATION = mode
+    with _kernels.selected(mode):
         yield
-    finally:
-        for name, value in saved.items():
-            setattr(_kernels, name, value)
 
 
 # -- sources -----------------------------------------------------------------

@@ -139,28 +139,9 @@ def kernels(mode: str) -> Iterator[None]:
     """Switch flatstream to the native kernels or their pure-Python twins
     (as tests/conftest.py does), restoring the previous ones afterwards."""
     from flatstream import _kernels
-    from flatstream.wire import decoder
 
-    names = ["checksum", "scan", "frame_many"]
-    if hasattr(_kernels, "FrameDecoder"):
-        names.append("FrameDecoder")
-    saved = {name: getattr(_kernels, name) for name in names}
-    if mode == "native":
-        source: Any = _kernels.native
-    else:
-        source = _kernels.pure
-    try:
-        for name in names:
-            if name == "FrameDecoder":
-                twin = getattr(decoder, "PyFrameDecoder", None)
-                value = source.FrameDecoder if mode == "native" else twin
-            else:
-                value = getattr(source, name)
-            setattr(_kernels, name, value)
+    with _kernels.selected(mode):
         yield
-    finally:
-        for name, value in saved.items():
-            setattr(_kernels, name, value)
 
 
 def modes() -> Tuple[str, ...]:

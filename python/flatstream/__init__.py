@@ -59,6 +59,8 @@ from .io.memory import (
 from .io.reader import StreamReader
 from .io.recovery import RecoveryEnd, RecoveryReport, recover, recover_file
 from .io.scanning import FrameIndex, ScanSummary, count, scan, verify
+from .schema.columnar import write_columns
+from .arrow import read_arrow, read_arrow_batches
 from .schema import (
     Codec,
     DecodeError,
@@ -135,6 +137,9 @@ __all__ = [
     "ScanSummary",
     "count",
     "scan",
+    "write_columns",
+    "read_arrow",
+    "read_arrow_batches",
     "verify",
     "CompositeValidator",
     "NoValidator",

@@ -4,6 +4,7 @@
 
 mod borrow;
 mod codec;
+mod columnar;
 mod decoder;
 mod functions;
 mod sink;
@@ -22,5 +23,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<decoder::FrameView>()?;
     m.add_class::<codec::TableCodec>()?;
     m.add_class::<verifier::SchemaVerifier>()?;
+    m.add_class::<columnar::ColumnarDecoder>()?;
+    m.add_class::<columnar::ColumnarEncoder>()?;
     Ok(())
 }

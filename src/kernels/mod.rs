@@ -6,6 +6,7 @@
 pub mod bulk;
 pub mod checksum;
 pub mod codec;
+pub mod columnar;
 pub mod frame;
 pub mod scan;
 pub mod verifier;

@@ -20,6 +20,9 @@ Both implement the same three functions with the same signatures and results:
     The native twin of the schema verifier; its twin is the verifier
     ``flatstream.schema`` compiles in Python, selected when this is
     None.
+``ColumnarDecoder``, ``ColumnarEncoder``
+    Columnar decode and encode of a root table (``src/columnar.rs``); their
+    twins are in :mod:`flatstream._kernels.columnar`.
 ``FrameDecoder``
     The frame decoder (see :mod:`flatstream.wire.decoder`); its twin is
     ``flatstream.wire.decoder.PyFrameDecoder``, selected when this is None.
@@ -30,11 +33,12 @@ extension. ``IMPLEMENTATION`` says which is in use.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
-from typing import Any, Tuple
+from typing import Any, Dict, Iterator, Tuple
 
-from . import pure
+from . import columnar, pure
 
 # Scan statuses (values shared with the Rust kernel).
 CLEAN = 0
@@ -90,6 +94,46 @@ TableCodec: Any = getattr(native, "TableCodec", None)
 # None selects the pure-Python verifier.
 SchemaVerifier: Any = getattr(native, "SchemaVerifier", None)
 
+# Columnar decode/encode (``flatstream.schema.columnar``): native, or the twins.
+ColumnarDecoder: Any = getattr(native, "ColumnarDecoder", columnar.ColumnarDecoder)
+ColumnarEncoder: Any = getattr(native, "ColumnarEncoder", columnar.ColumnarEncoder)
+
+#: The pure-Python twin of every kernel name above (None: the twin is the
+#: Python code the caller falls back to), for code that switches kernels.
+TWINS: Dict[str, Any] = {
+    "checksum": pure.checksum,
+    "scan": pure.scan,
+    "frame_many": pure.frame_many,
+    "FrameSink": pure.FrameSink,
+    "scan_all": pure.scan_all,
+    "TableCodec": None,
+    "SchemaVerifier": None,
+    "ColumnarDecoder": columnar.ColumnarDecoder,
+    "ColumnarEncoder": columnar.ColumnarEncoder,
+    "FrameDecoder": None,
+}
+
+
+@contextlib.contextmanager
+def selected(mode: str) -> Iterator[None]:
+    """Within the block every kernel is the native one (``mode="native"``) or
+    its pure-Python twin (``"python"``); the previous ones come back after.
+    Callers look kernels up here at call time, so this switches the whole
+    package in this process (the test suite runs each test in both modes)."""
+    if mode == "native" and native is None:
+        raise RuntimeError("the native extension is not built")
+    if mode not in ("native", "python"):
+        raise ValueError(f"kernel mode must be 'native' or 'python', not {mode!r}")
+    namespace = globals()
+    saved = {name: namespace[name] for name in [*TWINS, "IMPLEMENTATION"]}
+    try:
+        for name, twin in TWINS.items():
+            namespace[name] = getattr(native, name) if mode == "native" else twin
+        namespace["IMPLEMENTATION"] = mode
+        yield
+    finally:
+        namespace.update(saved)
+
 __all__ = [
     "IMPLEMENTATION",
     "checksum",
@@ -100,7 +144,12 @@ __all__ = [
     "FrameDecoder",
     "TableCodec",
     "SchemaVerifier",
+    "ColumnarDecoder",
+    "ColumnarEncoder",
     "pure",
+    "columnar",
+    "TWINS",
+    "selected",
     "native",
     "CLEAN",
     "PARTIAL",

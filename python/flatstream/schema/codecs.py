@@ -221,6 +221,20 @@ class Codec:
         extension covers the schema."""
         return self.verifier().bound()
 
+    def decode_columns(self, source: Any, fields: Any = None, **options: Any) -> Any:
+        """Decode many payloads into numpy columns: see
+        :func:`flatstream.schema.columnar.decode_columns`."""
+        from .columnar import decode_columns
+
+        return decode_columns(self, source, fields, **options)
+
+    def encode_columns(self, columns: Any, **options: Any) -> Any:
+        """Encode rows given as numpy columns: see
+        :func:`flatstream.schema.columnar.encode_columns`."""
+        from .columnar import encode_columns
+
+        return encode_columns(self, columns, **options)
+
     def to_fbs(self) -> str:
         return self.schema.to_fbs()
 

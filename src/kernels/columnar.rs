@@ -1,0 +1,904 @@
+//! Columnar decode and encode of a root table (bound in `pycolumnar`).
+//!
+//! Decode reads many payloads (each a slice of one buffer, at `offsets[i]`,
+//! `lengths[i]` bytes) into one output per column in a single pass: fixed
+//! columns (a scalar field, or a scalar inside a struct field) as packed
+//! little-endian values, strings and vectors of scalars as Arrow-style
+//! offsets plus values. The plan comes from the Python schema model
+//! (`flatstream.schema.columnar`), whose pure twin
+//! (`flatstream/_kernels/columnar.py`) answers every input as this does,
+//! errors included (same frame, same reason).
+//!
+//! Every read is bounds-checked: a frame outside the buffer, a payload whose
+//! root, vtable, field, string or vector runs past its end, or a string that
+//! is not UTF-8 is an error naming the frame (or, when skipping, a row marked
+//! invalid with every column at its absent value), never a panic.
+//!
+//! Encode writes tables of fixed columns with the templates of
+//! [`crate::codec::plan`], so each payload is byte for byte what the
+//! per-message codec (and `flatbuffers.Builder`) writes.
+
+use crate::codec::{locate, plan, Field, Kind, Plan, Scalar, StructLayout};
+use std::collections::HashMap;
+
+/// What a column holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ColumnKind {
+    /// A scalar at `offset` bytes into its field's inline value (0 for a
+    /// scalar field, the member's offset for a struct member). `default`
+    /// (`ty.size()` bytes) is written when the field is absent; `nullable`
+    /// columns also get a validity byte per row (0 when absent).
+    Fixed {
+        ty: Scalar,
+        offset: usize,
+        default: Vec<u8>,
+        nullable: bool,
+    },
+    /// A UTF-8 string (validity: 0 when absent).
+    Str,
+    /// A vector of scalars of `elem` bytes each (validity: 0 when absent).
+    Vector { elem: usize },
+}
+
+/// One output column: which table field it reads (`id`, with an inline value
+/// of `inline` bytes: the scalar's or struct's size, 4 for an offset).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    pub id: usize,
+    pub inline: usize,
+    pub align: usize,
+    pub kind: ColumnKind,
+}
+
+/// The decoded columns. `values[c]` holds column `c`'s packed values (for
+/// strings and vectors the concatenated bytes); `valid[c]` one byte per row
+/// for nullable columns; `offsets[c]` for strings and vectors `rows + 1`
+/// element offsets (bytes for strings, elements for vectors) into `values[c]`.
+/// `rows_valid` (when skipping) is 1 per decoded row, 0 per refused one.
+#[derive(Debug, Default, PartialEq)]
+pub struct Columns {
+    pub values: Vec<Vec<u8>>,
+    pub valid: Vec<Option<Vec<u8>>>,
+    pub offsets: Vec<Option<Vec<i64>>>,
+    pub rows_valid: Vec<u8>,
+}
+
+/// Why frame `frame` cannot be decoded.
+#[derive(Debug, PartialEq, Eq)]
+pub struct FrameError {
+    pub frame: usize,
+    pub reason: String,
+}
+
+/// Where a column's value is in one payload.
+#[derive(Clone, Copy)]
+enum Loc {
+    Absent,
+    At(usize),
+    Span(usize, usize),
+}
+
+/// A compiled decode plan.
+pub struct Decoder {
+    columns: Vec<Column>,
+    /// The distinct fields the columns read, in id order, for [`locate`].
+    fields: Vec<Field>,
+    /// `field_of[c]`: the index in `fields` of column `c`'s field.
+    field_of: Vec<usize>,
+    max_size: usize,
+}
+
+impl Decoder {
+    pub fn new(columns: Vec<Column>, max_size: usize) -> Result<Decoder, String> {
+        let mut ids: Vec<(usize, usize, usize)> =
+            columns.iter().map(|c| (c.id, c.inline, c.align)).collect();
+        ids.sort_unstable();
+        ids.dedup_by_key(|f| f.0);
+        let fields: Vec<Field> = ids
+            .iter()
+            .map(|&(id, size, align)| Field {
+                id,
+                kind: Kind::Struct(StructLayout {
+                    size,
+                    align: align.max(1),
+                    scalars: Vec::new(),
+                }),
+            })
+            .collect();
+        let mut field_of = Vec::with_capacity(columns.len());
+        for c in &columns {
+            let fi = fields.iter().position(|f| f.id == c.id).unwrap_or(0);
+            if fields[fi].size() != c.inline {
+                return Err(format!("field {} is given two inline sizes", c.id));
+            }
+            match &c.kind {
+                ColumnKind::Fixed {
+                    ty,
+                    offset,
+                    default,
+                    ..
+                } => {
+                    if offset + ty.size() > c.inline || default.len() != ty.size() {
+                        return Err(format!("column of field {} does not fit its field", c.id));
+                    }
+                }
+                ColumnKind::Str => {
+                    if c.inline != 4 {
+                        return Err("a string field is a 4-byte offset".into());
+                    }
+                }
+                ColumnKind::Vector { elem } => {
+                    if c.inline != 4 || !matches!(elem, 1 | 2 | 4 | 8) {
+                        return Err(
+                            "a vector field is a 4-byte offset to 1/2/4/8-byte elements".into()
+                        );
+                    }
+                }
+            }
+            field_of.push(fi);
+        }
+        Ok(Decoder {
+            columns,
+            fields,
+            field_of,
+            max_size,
+        })
+    }
+
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    /// Bytes of column `c`'s fixed output per row (0 for strings and vectors).
+    pub fn fixed_size(&self, c: usize) -> usize {
+        match &self.columns[c].kind {
+            ColumnKind::Fixed { ty, .. } => ty.size(),
+            _ => 0,
+        }
+    }
+
+    /// Whether column `c` has a validity byte per row.
+    pub fn has_valid(&self, c: usize) -> bool {
+        match &self.columns[c].kind {
+            ColumnKind::Fixed { nullable, .. } => *nullable,
+            _ => true,
+        }
+    }
+
+    /// Decodes frames `offsets[i]`, `lengths[i]` of `buf`. With `skip`, a
+    /// frame that cannot be decoded gives a row of absent values and a 0 in
+    /// `rows_valid`; without, the first such frame is the error.
+    pub fn decode(
+        &self,
+        buf: &[u8],
+        offsets: &[u64],
+        lengths: &[u32],
+        skip: bool,
+    ) -> Result<Columns, FrameError> {
+        let rows = offsets.len().min(lengths.len());
+        let n = self.columns.len();
+        let mut fixed: Vec<Vec<u8>> = (0..n)
+            .map(|c| vec![0u8; rows * self.fixed_size(c)])
+            .collect();
+        let mut valid: Vec<Option<Vec<u8>>> = (0..n)
+            .map(|c| self.has_valid(c).then(|| vec![0u8; rows]))
+            .collect();
+        let mut rows_valid = vec![0u8; if skip { rows } else { 0 }];
+        let var = {
+            let mut out = Out {
+                fixed: fixed.iter_mut().map(|v| v.as_mut_slice()).collect(),
+                valid: valid.iter_mut().map(|v| v.as_deref_mut()).collect(),
+                rows_valid: skip.then_some(rows_valid.as_mut_slice()),
+            };
+            if offsets.len() != lengths.len() {
+                return Err(FrameError {
+                    frame: rows,
+                    reason: "offsets and lengths differ in length".into(),
+                });
+            }
+            self.decode_into(buf, rows, |i| (offsets[i], lengths[i]), &mut out)?
+        };
+        let mut values = Vec::with_capacity(n);
+        let mut offs = Vec::with_capacity(n);
+        for (c, (f, v)) in fixed.into_iter().zip(var).enumerate() {
+            match v {
+                Some((bytes, o)) => {
+                    values.push(bytes);
+                    offs.push(Some(o));
+                }
+                None => {
+                    values.push(f);
+                    offs.push(None);
+                }
+            }
+            debug_assert!(c < n);
+        }
+        Ok(Columns {
+            values,
+            valid,
+            offsets: offs,
+            rows_valid,
+        })
+    }
+
+    /// Decodes `rows` frames (`frame(i)`: offset and length of frame `i` in
+    /// `buf`) into `out`, whose slices hold `rows` values (fixed columns:
+    /// `rows * size` bytes; validity and `rows_valid`: `rows` bytes). Strings
+    /// and vectors come back as `(values, offsets)` per column (None for
+    /// fixed columns).
+    #[allow(clippy::type_complexity)]
+    pub fn decode_into(
+        &self,
+        buf: &[u8],
+        rows: usize,
+        frame: impl Fn(usize) -> (u64, u32),
+        out: &mut Out<'_>,
+    ) -> Result<Vec<Option<(Vec<u8>, Vec<i64>)>>, FrameError> {
+        let n = self.columns.len();
+        let mut var: Vec<Option<(Vec<u8>, Vec<i64>)>> = (0..n)
+            .map(|c| match self.columns[c].kind {
+                ColumnKind::Fixed { .. } => None,
+                _ => {
+                    let mut o = Vec::with_capacity(rows + 1);
+                    o.push(0i64);
+                    Some((Vec::new(), o))
+                }
+            })
+            .collect();
+        for c in 0..n {
+            let want = rows * self.fixed_size(c);
+            let ok_valid = out.valid[c]
+                .as_ref()
+                .map_or(!self.has_valid(c), |v| v.len() == rows);
+            if out.fixed[c].len() != want || !ok_valid {
+                return Err(FrameError {
+                    frame: 0,
+                    reason: "output buffers do not match the rows".into(),
+                });
+            }
+        }
+        if out.rows_valid.as_ref().is_some_and(|v| v.len() != rows) {
+            return Err(FrameError {
+                frame: 0,
+                reason: "output buffers do not match the rows".into(),
+            });
+        }
+        let mut positions: Vec<Option<usize>> = Vec::with_capacity(self.fields.len());
+        let mut cache = Layout::default();
+        if var.iter().all(|v| v.is_none()) {
+            self.decode_fixed(buf, rows, frame, out, &mut cache, &mut positions)?;
+            return Ok(var);
+        }
+        let mut locs: Vec<Loc> = vec![Loc::Absent; n];
+        for row in 0..rows {
+            let (off, len) = frame(row);
+            let payload =
+                match self.locate_frame(buf, off, len, &mut cache, &mut positions, &mut locs) {
+                    Ok(payload) => {
+                        if let Some(v) = out.rows_valid.as_deref_mut() {
+                            v[row] = 1;
+                        }
+                        payload
+                    }
+                    Err(reason) => {
+                        match out.rows_valid.as_deref_mut() {
+                            None => return Err(FrameError { frame: row, reason }),
+                            Some(v) => v[row] = 0,
+                        }
+                        locs.iter_mut().for_each(|l| *l = Loc::Absent);
+                        &[][..]
+                    }
+                };
+            self.write_row(row, payload, &locs, out, &mut var);
+        }
+        Ok(var)
+    }
+
+    /// `decode_into` for plans of fixed columns only: per frame, one layout
+    /// comparison and one copy per column (the positions are the cached
+    /// layout's).
+    fn decode_fixed(
+        &self,
+        buf: &[u8],
+        rows: usize,
+        frame: impl Fn(usize) -> (u64, u32),
+        out: &mut Out<'_>,
+        cache: &mut Layout,
+        positions: &mut Vec<Option<usize>>,
+    ) -> Result<(), FrameError> {
+        let mut at: Vec<Option<usize>> = vec![None; self.columns.len()];
+        let defaults: Vec<&[u8]> = self
+            .columns
+            .iter()
+            .map(|c| match &c.kind {
+                ColumnKind::Fixed { default, .. } => default.as_slice(),
+                _ => &[],
+            })
+            .collect();
+        let sizes: Vec<usize> = (0..self.columns.len())
+            .map(|c| self.fixed_size(c))
+            .collect();
+        let mut layout_serial = u64::MAX;
+        for row in 0..rows {
+            let (off, len) = frame(row);
+            let payload = match self.frame_payload(buf, off, len).and_then(|p| {
+                if !cache.matches(p) {
+                    let found = locate(p, &self.fields, self.max_size, positions).map_err(|e| e.0);
+                    if found.is_err() {
+                        cache.ok = false;
+                    }
+                    found?;
+                    cache.store(p, positions);
+                }
+                Ok(p)
+            }) {
+                Ok(p) => {
+                    if let Some(v) = out.rows_valid.as_deref_mut() {
+                        v[row] = 1;
+                    }
+                    if layout_serial != cache.serial {
+                        layout_serial = cache.serial;
+                        for (c, col) in self.columns.iter().enumerate() {
+                            let offset = match col.kind {
+                                ColumnKind::Fixed { offset, .. } => offset,
+                                _ => 0,
+                            };
+                            at[c] = cache.positions[self.field_of[c]].map(|p| p + offset);
+                        }
+                    }
+                    Some(p)
+                }
+                Err(reason) => match out.rows_valid.as_deref_mut() {
+                    None => return Err(FrameError { frame: row, reason }),
+                    Some(v) => {
+                        v[row] = 0;
+                        None
+                    }
+                },
+            };
+            for c in 0..at.len() {
+                let size = sizes[c];
+                let src = match (payload, at[c]) {
+                    (Some(p), Some(a)) => &p[a..a + size],
+                    _ => defaults[c],
+                };
+                let dst = &mut out.fixed[c][row * size..(row + 1) * size];
+                match size {
+                    8 => dst.copy_from_slice(&src[..8]),
+                    4 => dst.copy_from_slice(&src[..4]),
+                    2 => dst.copy_from_slice(&src[..2]),
+                    _ => dst.copy_from_slice(&src[..1]),
+                }
+                if let Some(v) = out.valid[c].as_deref_mut() {
+                    v[row] = u8::from(payload.is_some() && at[c].is_some());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn frame_payload<'a>(&self, buf: &'a [u8], off: u64, len: u32) -> Result<&'a [u8], String> {
+        usize::try_from(off)
+            .ok()
+            .and_then(|s| s.checked_add(len as usize).map(|e| (s, e)))
+            .and_then(|(s, e)| buf.get(s..e))
+            .ok_or_else(|| {
+                format!(
+                    "the payload ({len} bytes at offset {off}) is outside the {}-byte buffer",
+                    buf.len()
+                )
+            })
+    }
+
+    /// Finds every column's value in frame `off`/`len` of `buf` (all checked).
+    fn locate_frame<'a>(
+        &self,
+        buf: &'a [u8],
+        off: u64,
+        len: u32,
+        cache: &mut Layout,
+        positions: &mut Vec<Option<usize>>,
+        locs: &mut [Loc],
+    ) -> Result<&'a [u8], String> {
+        let start = usize::try_from(off).ok();
+        let payload = start
+            .and_then(|s| s.checked_add(len as usize).map(|e| (s, e)))
+            .and_then(|(s, e)| buf.get(s..e))
+            .ok_or_else(|| {
+                format!(
+                    "the payload ({len} bytes at offset {off}) is outside the {}-byte buffer",
+                    buf.len()
+                )
+            })?;
+        // `locate`'s answer depends only on the payload's length, its root
+        // offset, the table's soffset and the vtable's bytes: when they equal
+        // the last frame's, so do the positions (and every check passed).
+        if !cache.matches(payload) {
+            let found = locate(payload, &self.fields, self.max_size, positions).map_err(|e| e.0);
+            if found.is_err() {
+                cache.ok = false;
+            }
+            found?;
+            cache.store(payload, positions);
+        }
+        let positions = &cache.positions;
+        for (c, col) in self.columns.iter().enumerate() {
+            let at = positions[self.field_of[c]];
+            locs[c] = match (at, &col.kind) {
+                (None, _) => Loc::Absent,
+                (Some(at), ColumnKind::Fixed { offset, .. }) => Loc::At(at + offset),
+                (Some(at), ColumnKind::Str) => {
+                    let (s, n) = span(payload, at, 1, "a string")?;
+                    if std::str::from_utf8(&payload[s..s + n]).is_err() {
+                        return Err(format!("the string at byte {s} is not UTF-8"));
+                    }
+                    Loc::Span(s, n)
+                }
+                (Some(at), ColumnKind::Vector { elem }) => {
+                    let (s, n) = span(payload, at, *elem, "a vector")?;
+                    Loc::Span(s, n)
+                }
+            };
+        }
+        Ok(payload)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn write_row(
+        &self,
+        row: usize,
+        payload: &[u8],
+        locs: &[Loc],
+        out: &mut Out<'_>,
+        var: &mut [Option<(Vec<u8>, Vec<i64>)>],
+    ) {
+        for (c, col) in self.columns.iter().enumerate() {
+            let present = match (&col.kind, locs[c]) {
+                (ColumnKind::Fixed { ty, default, .. }, loc) => {
+                    let size = ty.size();
+                    let dst = &mut out.fixed[c][row * size..(row + 1) * size];
+                    let (src, present) = match loc {
+                        Loc::At(at) => (&payload[at..at + size], 1),
+                        _ => (default.as_slice(), 0),
+                    };
+                    match size {
+                        8 => dst.copy_from_slice(&src[..8]),
+                        4 => dst.copy_from_slice(&src[..4]),
+                        2 => dst.copy_from_slice(&src[..2]),
+                        _ => dst.copy_from_slice(&src[..1]),
+                    }
+                    present
+                }
+                (ColumnKind::Str | ColumnKind::Vector { .. }, loc) => {
+                    let elem = match col.kind {
+                        ColumnKind::Vector { elem } => elem,
+                        _ => 1,
+                    };
+                    let Some((values, offsets)) = var[c].as_mut() else {
+                        continue;
+                    };
+                    let present = match loc {
+                        Loc::Span(s, n) => {
+                            values.extend_from_slice(&payload[s..s + n * elem]);
+                            1
+                        }
+                        _ => 0,
+                    };
+                    offsets.push((values.len() / elem) as i64);
+                    present
+                }
+            };
+            if let Some(v) = out.valid[c].as_deref_mut() {
+                v[row] = present;
+            }
+        }
+    }
+}
+
+/// Output slices of [`Decoder::decode_into`].
+pub struct Out<'a> {
+    pub fixed: Vec<&'a mut [u8]>,
+    pub valid: Vec<Option<&'a mut [u8]>>,
+    pub rows_valid: Option<&'a mut [u8]>,
+}
+
+/// The last layout [`locate`] accepted: the bytes it depends on and its answer.
+#[derive(Default)]
+struct Layout {
+    ok: bool,
+    /// Counts the layouts stored, so users can tell when it changed.
+    serial: u64,
+    len: usize,
+    head: [u8; 4],
+    soffset: [u8; 4],
+    vtable: Vec<u8>,
+    positions: Vec<Option<usize>>,
+}
+
+impl Layout {
+    fn parts(payload: &[u8]) -> Option<([u8; 4], [u8; 4], usize, usize)> {
+        let head: [u8; 4] = payload.get(0..4)?.try_into().ok()?;
+        let pos = u32::from_le_bytes(head) as usize;
+        let soffset: [u8; 4] = payload.get(pos..pos.checked_add(4)?)?.try_into().ok()?;
+        let vt = pos as i64 - i64::from(i32::from_le_bytes(soffset));
+        let vt = usize::try_from(vt).ok()?;
+        let vlen = payload.get(vt..vt.checked_add(2)?)?;
+        let vlen = u16::from_le_bytes([vlen[0], vlen[1]]) as usize;
+        Some((head, soffset, vt, vlen))
+    }
+
+    fn matches(&self, payload: &[u8]) -> bool {
+        if !self.ok || payload.len() != self.len {
+            return false;
+        }
+        match Layout::parts(payload) {
+            Some((head, soffset, vt, vlen)) => {
+                head == self.head
+                    && soffset == self.soffset
+                    && vlen == self.vtable.len()
+                    && payload.get(vt..vt + vlen) == Some(self.vtable.as_slice())
+            }
+            None => false,
+        }
+    }
+
+    fn store(&mut self, payload: &[u8], positions: &[Option<usize>]) {
+        // `locate` accepted the payload, so these reads are in bounds.
+        if let Some((head, soffset, vt, vlen)) = Layout::parts(payload) {
+            self.ok = true;
+            self.serial = self.serial.wrapping_add(1);
+            self.len = payload.len();
+            self.head = head;
+            self.soffset = soffset;
+            self.vtable.clear();
+            self.vtable.extend_from_slice(&payload[vt..vt + vlen]);
+            self.positions.clear();
+            self.positions.extend_from_slice(positions);
+        } else {
+            self.ok = false;
+        }
+    }
+}
+
+/// The elements of the string or vector whose offset is at `at`: the start
+/// of its data and its element count, checked to lie inside `payload`.
+fn span(payload: &[u8], at: usize, elem: usize, what: &str) -> Result<(usize, usize), String> {
+    let rel = read_u32(payload, at)
+        .ok_or_else(|| format!("the offset to {what} at byte {at} is past the end"))?;
+    let target = at as u64 + u64::from(rel);
+    let n = usize::try_from(target)
+        .ok()
+        .and_then(|t| read_u32(payload, t).map(|n| (t, n as usize)));
+    let (target, n) = n.ok_or_else(|| {
+        format!(
+            "{what} at byte {target} runs past the end of the {}-byte payload",
+            payload.len()
+        )
+    })?;
+    let start = target + 4;
+    let end = (n as u64)
+        .checked_mul(elem as u64)
+        .map(|b| start as u64 + b);
+    if end.map_or(true, |e| e > payload.len() as u64) {
+        return Err(format!(
+            "{what} of {n} elements at byte {target} runs past the end of the {}-byte payload",
+            payload.len()
+        ));
+    }
+    Ok((start, n))
+}
+
+fn read_u32(buf: &[u8], at: usize) -> Option<u32> {
+    let b = buf.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// A field to encode: its id, its inline layout and its scalars (offset in
+/// the inline value, type, column index). A scalar field has one scalar at 0.
+#[derive(Clone, Debug)]
+pub struct EncodeField {
+    pub field: Field,
+    /// `(offset, type, column)` per scalar of the field.
+    pub scalars: Vec<(usize, Scalar, usize)>,
+    /// Column index of the field's presence bytes (one per row, 0 = absent),
+    /// or None when it is always present.
+    pub presence: Option<usize>,
+}
+
+/// Encodes rows of fixed columns into framed payloads or plain payloads.
+pub struct Encoder {
+    fields: Vec<EncodeField>,
+    slots: usize,
+    ident: Vec<u8>,
+    plans: HashMap<u64, Plan>,
+}
+
+/// Why an input cannot be encoded, naming the column.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ColumnError {
+    pub column: usize,
+    pub reason: String,
+}
+
+impl Encoder {
+    pub fn new(fields: Vec<EncodeField>, ident: Vec<u8>) -> Result<Encoder, String> {
+        if fields.len() > 64 {
+            return Err("at most 64 fields".into());
+        }
+        let slots = fields.iter().map(|f| f.field.id + 1).max().unwrap_or(0);
+        Ok(Encoder {
+            fields,
+            slots,
+            ident,
+            plans: HashMap::new(),
+        })
+    }
+
+    /// Encodes `rows` rows: `columns[k]` holds column `k`'s packed values (or
+    /// presence bytes); every payload goes to `emit`. Lengths are checked here.
+    pub fn encode(
+        &mut self,
+        columns: &[&[u8]],
+        rows: usize,
+        mut emit: impl FnMut(&[u8]),
+    ) -> Result<(), ColumnError> {
+        for f in &self.fields {
+            for &(_, ty, col) in &f.scalars {
+                check_len(columns, col, rows * ty.size())?;
+            }
+            if let Some(col) = f.presence {
+                check_len(columns, col, rows)?;
+            }
+        }
+        let fields = std::mem::take(&mut self.fields);
+        let mut scratch = Vec::new();
+        for row in 0..rows {
+            let mut mask = 0u64;
+            for (n, f) in fields.iter().enumerate() {
+                let present = f.presence.map_or(true, |col| columns[col][row] != 0);
+                mask |= u64::from(present) << n;
+            }
+            let (slots, ident) = (self.slots, &self.ident);
+            let p = self.plans.entry(mask).or_insert_with(|| {
+                plan(
+                    &fields.iter().map(|f| f.field.clone()).collect::<Vec<_>>(),
+                    mask,
+                    slots,
+                    ident,
+                )
+            });
+            scratch.clear();
+            scratch.extend_from_slice(&p.template);
+            for (n, f) in fields.iter().enumerate() {
+                if let Some(at) = p.positions[n] {
+                    for &(offset, ty, col) in &f.scalars {
+                        let size = ty.size();
+                        scratch[at + offset..at + offset + size]
+                            .copy_from_slice(&columns[col][row * size..(row + 1) * size]);
+                    }
+                }
+            }
+            emit(&scratch);
+        }
+        self.fields = fields;
+        Ok(())
+    }
+}
+
+fn check_len(columns: &[&[u8]], col: usize, want: usize) -> Result<(), ColumnError> {
+    match columns.get(col) {
+        Some(c) if c.len() == want => Ok(()),
+        Some(c) => Err(ColumnError {
+            column: col,
+            reason: format!("holds {} bytes, not the {want} its rows need", c.len()),
+        }),
+        None => Err(ColumnError {
+            column: col,
+            reason: "is missing".into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixed(id: usize, ty: Scalar, nullable: bool) -> Column {
+        Column {
+            id,
+            inline: ty.size(),
+            align: ty.size(),
+            kind: ColumnKind::Fixed {
+                ty,
+                offset: 0,
+                default: vec![0; ty.size()],
+                nullable,
+            },
+        }
+    }
+
+    fn telemetry_encoder() -> Encoder {
+        let fields = (0..3)
+            .map(|i| EncodeField {
+                field: Field {
+                    id: i,
+                    kind: Kind::Scalar(if i == 2 { Scalar::F64 } else { Scalar::U64 }),
+                },
+                scalars: vec![(0, if i == 2 { Scalar::F64 } else { Scalar::U64 }, i)],
+                presence: None,
+            })
+            .collect();
+        Encoder::new(fields, Vec::new()).unwrap()
+    }
+
+    fn telemetry_frames(rows: usize) -> (Vec<u8>, Vec<u64>, Vec<u32>) {
+        let a: Vec<u8> = (0..rows as u64).flat_map(|v| v.to_le_bytes()).collect();
+        let b: Vec<u8> = (0..rows as u64)
+            .flat_map(|v| (v * 3).to_le_bytes())
+            .collect();
+        let c: Vec<u8> = (0..rows)
+            .flat_map(|v| (v as f64 / 2.0).to_le_bytes())
+            .collect();
+        let mut buf = Vec::new();
+        let (mut offs, mut lens) = (Vec::new(), Vec::new());
+        telemetry_encoder()
+            .encode(&[&a, &b, &c], rows, |p| {
+                offs.push(buf.len() as u64);
+                lens.push(p.len() as u32);
+                buf.extend_from_slice(p);
+            })
+            .unwrap();
+        (buf, offs, lens)
+    }
+
+    fn telemetry_decoder() -> Decoder {
+        Decoder::new(
+            vec![
+                fixed(0, Scalar::U64, false),
+                fixed(1, Scalar::U64, false),
+                fixed(2, Scalar::F64, false),
+            ],
+            usize::MAX,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn round_trips_telemetry() {
+        let (buf, offs, lens) = telemetry_frames(50);
+        let cols = telemetry_decoder()
+            .decode(&buf, &offs, &lens, false)
+            .unwrap();
+        let ts: Vec<u64> = cols.values[1]
+            .chunks(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(ts, (0..50u64).map(|v| v * 3).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn every_cut_and_corruption_is_an_error_or_in_bounds() {
+        let (buf, offs, lens) = telemetry_frames(3);
+        let dec = telemetry_decoder();
+        for cut in 0..lens[1] {
+            let mut l = lens.clone();
+            l[1] = cut;
+            let err = dec.decode(&buf, &offs, &l, false).unwrap_err();
+            assert_eq!(err.frame, 1);
+            let skipped = dec.decode(&buf, &offs, &l, true).unwrap();
+            assert_eq!(skipped.rows_valid, vec![1, 0, 1]);
+        }
+        for at in 0..buf.len() {
+            for v in [0u8, 0x7f, 0xff] {
+                let mut bad = buf.clone();
+                bad[at] = v;
+                let _ = dec.decode(&bad, &offs, &lens, false);
+            }
+        }
+        assert!(dec.decode(&buf, &[u64::MAX], &[4], false).is_err());
+    }
+
+    #[test]
+    fn strings_and_vectors_are_checked() {
+        // A table with one string at id 0: root 12, vtable at 6 (len 6, obj 8, slot 4)...
+        let dec = Decoder::new(
+            vec![Column {
+                id: 0,
+                inline: 4,
+                align: 4,
+                kind: ColumnKind::Str,
+            }],
+            usize::MAX,
+        )
+        .unwrap();
+        // Hand-built: [root=8][pad 2][vt: 6, 8, 4][table: soffset=6][off=4 -> string at 16][len 2]["hi\0\0"]
+        let mut b = Vec::new();
+        b.extend_from_slice(&8u32.to_le_bytes());
+        b.extend_from_slice(&[0, 0]);
+        b.extend_from_slice(&[6, 0, 8, 0, 4, 0]);
+        // table at 12? keep positions consistent: root must point at the table.
+        b.truncate(4);
+        b.extend_from_slice(&[6, 0, 8, 0, 4, 0, 0, 0]); // vtable at 4, padded to 12
+        let table = b.len(); // 12
+        b[0..4].copy_from_slice(&(table as u32).to_le_bytes());
+        b.extend_from_slice(&((table - 4) as i32).to_le_bytes());
+        b.extend_from_slice(&4u32.to_le_bytes()); // string at table+4+4
+        b.extend_from_slice(&2u32.to_le_bytes());
+        b.extend_from_slice(b"hi\0\0");
+        let cols = dec.decode(&b, &[0], &[b.len() as u32], false).unwrap();
+        assert_eq!(cols.values[0], b"hi");
+        assert_eq!(cols.offsets[0], Some(vec![0, 2]));
+        for cut in 0..(b.len() - 2) as u32 {
+            assert!(dec.decode(&b, &[0], &[cut], false).is_err());
+        }
+        let mut bad = b.clone();
+        let n = bad.len();
+        bad[n - 4] = 0xff;
+        assert!(dec.decode(&bad, &[0], &[n as u32], false).is_err());
+    }
+}
+
+#[cfg(test)]
+mod speed {
+    #[test]
+    #[ignore]
+    fn telemetry_speed() {
+        use super::*;
+        let rows = 1_000_000;
+        let a: Vec<u8> = (1..=rows as u64).flat_map(|v| v.to_le_bytes()).collect();
+        let fields: Vec<EncodeField> = (0..3)
+            .map(|i| EncodeField {
+                field: Field {
+                    id: i,
+                    kind: Kind::Scalar(Scalar::U64),
+                },
+                scalars: vec![(0, Scalar::U64, i)],
+                presence: None,
+            })
+            .collect();
+        let mut buf = Vec::new();
+        let (mut offs, mut lens) = (Vec::new(), Vec::new());
+        let t = std::time::Instant::now();
+        Encoder::new(fields, Vec::new())
+            .unwrap()
+            .encode(&[&a, &a, &a], rows, |p| {
+                offs.push(buf.len() as u64);
+                lens.push(p.len() as u32);
+                buf.extend_from_slice(p);
+            })
+            .unwrap();
+        eprintln!("encode {:?}", t.elapsed());
+        let cols = (0..3)
+            .map(|i| Column {
+                id: i,
+                inline: 8,
+                align: 8,
+                kind: ColumnKind::Fixed {
+                    ty: Scalar::U64,
+                    offset: 0,
+                    default: vec![0; 8],
+                    nullable: false,
+                },
+            })
+            .collect();
+        let dec = Decoder::new(cols, usize::MAX).unwrap();
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            let c = dec.decode(&buf, &offs, &lens, false).unwrap();
+            eprintln!("decode {:?} {}", t.elapsed(), c.values[0].len());
+            let t = std::time::Instant::now();
+            let mut sum = 0u64;
+            for (&o, &l) in offs.iter().zip(&lens) {
+                let p = &buf[o as usize..o as usize + l as usize];
+                sum = sum.wrapping_add(u64::from_le_bytes(p[l as usize - 8..].try_into().unwrap()));
+            }
+            eprintln!("read-only loop {:?} {sum}", t.elapsed());
+            let t = std::time::Instant::now();
+            let mut v = vec![0u8; rows * 8];
+            for (i, ch) in v.chunks_exact_mut(8).enumerate() {
+                ch[0] = i as u8;
+            }
+            eprintln!("alloc+touch 8MB {:?} {}", t.elapsed(), v[9]);
+        }
+    }
+}
