@@ -33,6 +33,7 @@ from .wire.checksums import (
 from .wire.decoder import END, NEED_DATA, FrameDecoder
 from .errors import (
     ChecksumMismatch,
+    CorruptionDetected,
     FlatstreamError,
     InvalidFrame,
     UnexpectedEof,
@@ -110,6 +111,7 @@ __all__ = [
     "NEED_DATA",
     "FrameDecoder",
     "ChecksumMismatch",
+    "CorruptionDetected",
     "FlatstreamError",
     "InvalidFrame",
     "UnexpectedEof",

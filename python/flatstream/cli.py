@@ -11,7 +11,6 @@ import click
 from . import _kernels
 from .wire.checksums import CHECKSUMS
 from .errors import FlatstreamError
-from .wire.framing import Deframer
 from .io.recovery import RecoveryEnd, recover_file
 from .io.scanning import count as count_frames
 from .io.scanning import scan as scan_frames
@@ -22,10 +21,13 @@ checksum_option = click.option(
     "-c",
     "--checksum",
     type=click.Choice(CHECKSUM_NAMES),
-    default="none",
-    show_default=True,
-    help="Checksum algorithm the stream was written with (agreed out of band).",
+    default=None,
+    help="Checksum algorithm the stream was written with (default: the journal "
+    "header's; a raw stream without -c is read as 'none').",
 )
+
+#: Exit codes, the same for every subcommand.
+EXIT_CLEAN, EXIT_CORRUPT, EXIT_TORN, EXIT_USAGE = 0, 1, 2, 3
 limit_option = click.option(
     "--max-frame-len",
     type=click.IntRange(min=0),
@@ -49,11 +51,11 @@ def main() -> None:
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Keep the journal here (default: a temporary file).")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
-def demo(count: int, checksum: str, output: Optional[Path], progress: bool) -> None:
+def demo(count: int, checksum: Optional[str], output: Optional[Path], progress: bool) -> None:
     """Write a telemetry capture, replay and verify it, decode a sample."""
     from .demo import run
 
-    if checksum == "none":
+    if checksum is None:
         checksum = "xxh3_64"
     click.echo(f"flatstream demo: {count:,} telemetry events, {_kernels.IMPLEMENTATION} kernels")
     report = run(count, checksum=checksum, path=output, progress=progress, echo=click.echo)
@@ -67,7 +69,7 @@ def demo(count: int, checksum: str, output: Optional[Path], progress: bool) -> N
 @limit_option
 def count(path: Path, checksum: str, max_frame_len: Optional[int]) -> None:
     """Count the frames of a journal (checksums verified)."""
-    summary = _or_exit(lambda: count_frames(path, checksum, max_frame_len))
+    summary = _or_exit(lambda: count_frames(path, _or_auto(checksum), max_frame_len))
     click.echo(f"{summary.frames} frames, {summary.payload_bytes} payload bytes")
     if summary.end is RecoveryEnd.TORN_TAIL:
         click.echo(f"torn tail after byte {summary.end_offset}", err=True)
@@ -80,7 +82,7 @@ def count(path: Path, checksum: str, max_frame_len: Optional[int]) -> None:
 @limit_option
 def verify(path: Path, checksum: str, max_frame_len: Optional[int]) -> None:
     """Check every frame. Exit 0 if clean, 1 if corrupt, 2 if the tail is torn."""
-    summary = _or_exit(lambda: count_frames(path, checksum, max_frame_len))
+    summary = _or_exit(lambda: count_frames(path, _or_auto(checksum), max_frame_len))
     if summary.end is RecoveryEnd.TORN_TAIL:
         click.echo(
             f"torn tail: {summary.frames} good frames end at byte {summary.end_offset}; "
@@ -96,15 +98,94 @@ def verify(path: Path, checksum: str, max_frame_len: Optional[int]) -> None:
 @checksum_option
 @limit_option
 @click.option("--truncate", is_flag=True, help="Cut a torn tail off the file.")
-def recover(path: Path, checksum: str, max_frame_len: Optional[int], truncate: bool) -> None:
-    """Find where the good frames end; with --truncate, cut a torn tail."""
-    with open(path, "r+b" if truncate else "rb") as file:
-        report = _or_exit(lambda: recover_file(file, Deframer(checksum, max_frame_len)))
+@click.option("--dry-run", is_flag=True, help="With --truncate: say what would be cut; cut nothing.")
+def recover(
+    path: Path, checksum: Optional[str], max_frame_len: Optional[int], truncate: bool,
+    dry_run: bool,
+) -> None:
+    """Find where the good frames end; with --truncate, cut a torn tail.
+
+    Truncation runs only when the checksum is known (the journal header's, or
+    -c), the first frame verifies with it, and what is cut is a torn tail with
+    nothing valid after it. Exit 0 clean or cut, 1 corrupt, 2 torn (not cut),
+    3 refused or usage error."""
+    checksum = _checksum_to_trust(path, checksum, truncate)
+    with open(path, "r+b" if truncate and not dry_run else "rb") as file:
+        report = _or_exit(
+            lambda: recover_file(file, checksum=checksum, max_frame_len=max_frame_len), path
+        )
+        size = path.stat().st_size
         click.echo(f"{report.frames} frames, last good offset {report.last_good_offset}, "
                    f"{report.end.name}")
-        if truncate and report.end is RecoveryEnd.TORN_TAIL:
-            file.truncate(report.last_good_offset)
-            click.echo(f"truncated to {report.last_good_offset} bytes")
+        if report.end is not RecoveryEnd.TORN_TAIL:
+            return
+        cut = size - report.last_good_offset
+        if not truncate:
+            click.echo(f"torn tail: {cut} bytes after byte {report.last_good_offset}; "
+                       "--truncate cuts them (--dry-run to see first)", err=True)
+            sys.exit(EXIT_TORN)
+        if dry_run:
+            click.echo(f"would cut {cut} bytes: {size} -> {report.last_good_offset} bytes")
+            sys.exit(EXIT_TORN)
+        file.truncate(report.last_good_offset)
+        click.echo(f"cut {cut} bytes: truncated to {report.last_good_offset} bytes")
+
+
+def _checksum_to_trust(path: Path, checksum: Optional[str], truncate: bool) -> str:
+    """The checksum to read ``path`` with; for a truncation, only one that is
+    known (header or -c) and that the first frame verifies with."""
+    import mmap
+
+    from .journal.detect import NotAJournal, plausible_widths, sniff
+
+    with open(path, "rb") as file:
+        size = path.stat().st_size
+        with (mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) if size else _empty()) as buf:
+            try:
+                header_checksum: Optional[str] = sniff(buf).checksum.name
+            except NotAJournal:
+                header_checksum = None
+            fits = plausible_widths(buf)
+    if checksum is None:
+        checksum = header_checksum
+    if checksum is None:
+        if truncate:
+            _refuse(path, "the checksum is not known (no journal header and no -c), so a torn "
+                    f"tail cannot be told from a misread file; pass -c. {_fits_text(fits)}")
+        return "none"
+    name = fs_checksum_name(checksum)
+    if truncate and size:
+        first_frame_ok = any(f.split(" ")[0] == name for f in fits)
+        checked_others = [f for f in fits if not f.startswith("none ")]
+        if not first_frame_ok or (name == "none" and checked_others):
+            _refuse(path, f"the first frame does not verify as -c {checksum}, so this is not "
+                    f"a stream written that way; nothing was cut. {_fits_text(fits)}")
+    return name
+
+
+def fs_checksum_name(checksum: str) -> str:
+    from .wire.checksums import resolve_checksum
+
+    return resolve_checksum(checksum).name
+
+
+def _fits_text(fits: list) -> str:
+    if not fits:
+        return "Its first frame verifies with no checksum."
+    return "Its first frame verifies as: " + ", ".join(fits) + "."
+
+
+class _empty:  # stands in for a map of an empty file
+    def __enter__(self) -> bytes:
+        return b""
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _refuse(path: Path, why: str) -> None:
+    click.echo(f"error: {path}: refused: {why}", err=True)
+    sys.exit(EXIT_USAGE)
 
 
 @main.command()
@@ -114,7 +195,7 @@ def recover(path: Path, checksum: str, max_frame_len: Optional[int], truncate: b
 @click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True)
 def dump(path: Path, checksum: str, max_frame_len: Optional[int], limit: int) -> None:
     """List frames: offset, payload length and the first payload bytes."""
-    index = _or_exit(lambda: scan_frames(path, checksum, max_frame_len))
+    index = _or_exit(lambda: scan_frames(path, _or_auto(checksum), max_frame_len))
     with open(path, "rb") as file:
         for offset, length in zip(index.offsets[:limit], index.lengths[:limit]):
             file.seek(int(offset) + index.header_len)
@@ -170,12 +251,25 @@ def info(path: Path, as_json: bool) -> None:
         sys.exit(2)
 
 
-def _or_exit(action):  # type: ignore[no-untyped-def]
+def _or_exit(action, path=None):  # type: ignore[no-untyped-def]
+    """Run ``action``; a flatstream error becomes one line and exit 1 (corrupt),
+    an OS error one line and exit 3 (input error): never a traceback."""
+    where = f"{path}: " if path is not None else ""
     try:
         return action()
     except FlatstreamError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(1)
+        click.echo(f"error: {where}{error}", err=True)
+        sys.exit(EXIT_CORRUPT)
+    except OSError as error:
+        click.echo(f"error: {where}{error.strerror or error}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def _or_auto(checksum: Optional[str]) -> str:
+    """-c as given, or: the journal header's checksum, else none."""
+    from .io.scanning import AUTO
+
+    return AUTO if checksum is None else checksum
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,6 +15,7 @@ __all__ = [
     "ChecksumMismatch",
     "UnexpectedEof",
     "ValidationFailed",
+    "CorruptionDetected",
 ]
 
 
@@ -123,3 +124,32 @@ class ValidationFailed(FlatstreamError, ValueError):
 
     def _describe(self) -> str:
         return f"validation failed in {self.validator}: {self.reason}"
+
+
+class CorruptionDetected(FlatstreamError, ValueError):
+    """A frame is damaged in the middle of a stream: frames that verify
+    follow it. It looked like a torn tail (its length runs past the end), but
+    truncating there would destroy the good frames after it, so recovery
+    refuses; ``fs.salvage`` copies out every frame that survives.
+
+    ``offset`` and ``frame_index`` locate the damaged frame; ``resync_offset``
+    is where the next valid frame starts, ``frames_after`` how many valid
+    frames follow from there.
+    """
+
+    def __init__(
+        self, *, offset: int, frame_index: int, resync_offset: int, frames_after: int
+    ) -> None:
+        super().__init__()
+        self.offset = offset
+        self.frame_index = frame_index
+        self.resync_offset = resync_offset
+        self.frames_after = frames_after
+
+    def _describe(self) -> str:
+        return (
+            f"frame {self.frame_index} is corrupt, not torn: {self.frames_after} valid "
+            f"frame(s) follow from byte {self.resync_offset}; refusing to treat it as a "
+            "torn tail (truncating would destroy them); fs.salvage / `flatstream salvage` "
+            "copies out what survives"
+        )
