@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import flatstream as fs
-from flatstream.io.recovery import find_valid_frame
+from flatstream.io.salvage import find_resync
 
 EVENT = 16  # bytes of each payload
 
@@ -109,11 +109,11 @@ def test_checksum_and_deframer_are_one_or_the_other() -> None:
         fs.recover(b"", fs.ChecksumDeframer("crc32"), checksum="crc32")
 
 
-def test_find_valid_frame_skips_lengths_that_cannot_fit() -> None:
+def test_find_resync_skips_lengths_that_cannot_fit() -> None:
     data = capture(3, "crc32")
     garbage = b"\xff\xff\xff\x7f" * 8  # lengths far past the end everywhere
-    assert find_valid_frame(garbage + data, 0, "crc32", 4, 1 << 31) == (len(garbage), 3)
-    assert find_valid_frame(garbage, 0, "crc32", 4, 1 << 31) is None
+    assert find_resync(garbage + data, 0, "crc32", 4, 1 << 31) == len(garbage)
+    assert find_resync(garbage, 0, "crc32", 4, 1 << 31) is None
 
 
 # -- the command line: nothing that rewrites a file runs on a guess -------------

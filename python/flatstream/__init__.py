@@ -59,6 +59,7 @@ from .io.memory import (
 )
 from .io.reader import StreamReader
 from .io.recovery import RecoveryEnd, RecoveryReport, recover, recover_file
+from .io.salvage import SalvageReport, salvage
 from .io.scanning import FrameIndex, ScanSummary, count, scan, verify
 from .schema.columnar import write_columns
 from .arrow import read_arrow, read_arrow_batches
@@ -135,6 +136,8 @@ __all__ = [
     "RecoveryReport",
     "recover",
     "recover_file",
+    "salvage",
+    "SalvageReport",
     "FrameIndex",
     "ScanSummary",
     "count",

@@ -90,6 +90,8 @@ def open(  # noqa: A001 - mirrors builtins.open on purpose
     compression: Optional[str] = None,
     index_every: Optional[int] = None,
     key: Optional[str] = None,
+    on_corruption: str = "raise",
+    on_skip: Any = None,
 ) -> Any:
     """Open a stream file: ``"rb"`` gives a :class:`StreamReader`, ``"wb"``,
     ``"ab"`` and ``"xb"`` a :class:`StreamWriter`. Both own the file (closing
@@ -105,7 +107,12 @@ def open(  # noqa: A001 - mirrors builtins.open on purpose
     journal's header and gives a :class:`~flatstream.journal.JournalReader`; a
     raw stream then needs ``checksum=``. ``"ab"`` continues a journal, or a raw
     stream, after verifying its tail and cutting only a torn last frame
-    (``w.repaired``)."""
+    (``w.repaired``).
+
+    ``on_corruption="skip"`` (raw ``"rb"``, with a checksum) reads through
+    damaged frames: each skipped byte range goes to ``on_skip(start, end)``
+    and reading goes on from the next frame that verifies
+    (:mod:`flatstream.io.salvage`)."""
     if mode not in ("rb", "wb", "ab", "xb"):
         raise ValueError(f"mode must be 'rb', 'wb', 'ab' or 'xb', not {mode!r}")
     checksum_given: ChecksumLike = None if checksum is _UNSET else ("none" if checksum is None else checksum)
@@ -136,6 +143,8 @@ def open(  # noqa: A001 - mirrors builtins.open on purpose
         except BaseException:
             jfile.close()
             raise
+    if on_corruption != "raise" and (mode != "rb" or checksum_given is None and deframer is None):
+        raise TypeError("on_corruption='skip' reads a raw stream: pass mode='rb' and checksum=")
     if mode == "rb" and format != "raw" and checksum_given is None and framer is None and deframer is None:
         from .journal import JournalReader
 
@@ -156,7 +165,10 @@ def open(  # noqa: A001 - mirrors builtins.open on purpose
             deframer = deframer.bounded(max_frame_len)  # a safety limit is never dropped
         file: Any = builtins.open(path, "rb", buffering=buffering)
         try:
-            return StreamReader(file, deframer, memory_policy=memory_policy, close_source=True)
+            return StreamReader(
+                file, deframer, memory_policy=memory_policy, close_source=True,
+                on_corruption=on_corruption, on_skip=on_skip,
+            )
         except BaseException:
             file.close()
             raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import click
 
@@ -131,6 +131,31 @@ def recover(
         click.echo(f"cut {cut} bytes: truncated to {report.last_good_offset} bytes")
 
 
+@main.command()
+@click.argument("src", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("dst", type=click.Path(dir_okay=False, path_type=Path))
+@checksum_option
+@limit_option
+def salvage(src: Path, dst: Path, checksum: Optional[str], max_frame_len: Optional[int]) -> None:
+    """Copy every valid frame of SRC into a new file DST, skipping damage.
+    Needs the checksum (the journal header's, or -c). SRC is never changed.
+    Exit 0 if nothing was damaged, 1 if damage was skipped, 3 on refusal."""
+    from .io.salvage import salvage as salvage_frames
+
+    try:
+        report = salvage_frames(src, dst, checksum=checksum, max_frame_len=max_frame_len)
+    except ValueError as error:
+        _refuse(src, str(error))
+    except FileExistsError:
+        _refuse(dst, "exists already; salvage writes a new file")
+    click.echo(f"{report.frames} frames kept, {len(report.skipped)} damaged range(s) skipped, "
+               f"{report.bytes_lost} bytes lost")
+    for start, end in report.skipped:
+        click.echo(f"  skipped bytes {start}..{end}", err=True)
+    if report.skipped:
+        sys.exit(EXIT_CORRUPT)
+
+
 def _checksum_to_trust(path: Path, checksum: Optional[str], truncate: bool) -> str:
     """The checksum to read ``path`` with; for a truncation, only one that is
     known (header or -c) and that the first frame verifies with."""
@@ -183,7 +208,7 @@ class _empty:  # stands in for a map of an empty file
         return None
 
 
-def _refuse(path: Path, why: str) -> None:
+def _refuse(path: Path, why: str) -> NoReturn:
     click.echo(f"error: {path}: refused: {why}", err=True)
     sys.exit(EXIT_USAGE)
 

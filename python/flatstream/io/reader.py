@@ -102,6 +102,8 @@ class StreamReader:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         memory_policy: Optional[MemoryPolicy] = None,
         close_source: bool = False,
+        on_corruption: str = "raise",
+        on_skip: Optional[Callable[[int, int], Any]] = None,
     ) -> None:
         self.deframer: Deframer = deframer if deframer is not None else DefaultDeframer()
         checksum, limit = self.deframer.checksum, self.deframer.max_frame_len
@@ -109,7 +111,20 @@ class StreamReader:
         self._source = source
         self._close_source = close_source
         self._buffered_source = is_buffer_source(source)
-        if self._buffered_source:
+        self._mapped: Optional[mmap.mmap] = None
+        if on_corruption not in ("raise", "skip"):
+            raise ValueError(f"on_corruption must be 'raise' or 'skip', not {on_corruption!r}")
+        if on_corruption == "skip":
+            # Reading through damage searches ahead for the next valid frame
+            # (flatstream.io.salvage), so the bytes must be in place.
+            from .salvage import SkippingDecoder
+
+            data = source if self._buffered_source else self._map(source)
+            self._buffered_source = True
+            self._decoder: Any = SkippingDecoder(data, checksum, limit, steps, on_skip)
+        elif on_skip is not None:
+            raise TypeError("on_skip goes with on_corruption='skip'")
+        elif self._buffered_source:
             self._decoder = FrameDecoder.over(source, checksum, limit, steps=steps)
         else:
             self._decoder = FrameDecoder(
@@ -129,6 +144,19 @@ class StreamReader:
                 self._origin = source.tell()
             except (OSError, AttributeError):
                 self._origin = None
+
+    def _map(self, source: Any) -> Any:
+        fileno = getattr(source, "fileno", None)
+        try:
+            if callable(fileno):
+                self._mapped = mmap.mmap(fileno(), 0, access=mmap.ACCESS_READ)
+                return memoryview(self._mapped)[source.tell():]
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+        raise ValueError(
+            "on_corruption='skip' needs a buffer or a regular file: a stream cannot be "
+            "searched ahead for the next valid frame"
+        )
 
     @property
     def decoder(self) -> Any:
@@ -242,6 +270,9 @@ class StreamReader:
         # Drop the decoder: over an mmap it holds a buffer export, and the
         # mapping cannot be closed while one exists.
         self._decoder = _ClosedDecoder(self._decoder.offset, self._decoder.frame_offset)
+        # The map of on_corruption="skip" is let go, not closed: payload views
+        # handed out may still hold exports of it (it unmaps when the last goes).
+        self._mapped = None
         if self._close_source:
             self._source.close()
 

@@ -24,16 +24,14 @@ import contextlib
 import io
 import mmap
 import os
-from typing import Any, Iterator, Optional, Tuple
+from typing import Any, Iterator, Optional
 
-import numpy as np
-
-from .. import _kernels
 from ..errors import CorruptionDetected, UnexpectedEof
 from ..wire.checksums import ChecksumLike, is_builtin
 from ..wire.framing import ChecksumDeframer, Deframer, DefaultDeframer
 from .reader import StreamReader, is_buffer_source
 from .reports import RecoveryEnd, RecoveryReport
+from .salvage import find_resync, frames_from
 
 __all__ = ["RecoveryEnd", "RecoveryReport", "recover", "recover_file"]
 
@@ -129,66 +127,17 @@ def _refuse_if_valid_frames_follow(
     with _bytes_in_place(source) as data:
         if data is None:
             return
-        found = find_valid_frame(
-            data, base + last_good + 1, deframer.checksum.name, width, deframer.max_frame_len
-        )
-        if found is None:
+        name, limit = deframer.checksum.name, deframer.max_frame_len
+        resync = find_resync(data, base + last_good + 1, name, width, limit)
+        if resync is None:
             return
-        resync, frames_after = found
+        frames_after = frames_from(data, resync, name, width, limit)
         raise CorruptionDetected(
             offset=base + last_good,
             frame_index=frames,
             resync_offset=resync,
             frames_after=frames_after,
         )
-
-
-def find_valid_frame(
-    data: Any, start: int, algorithm: str, width: int, max_frame_len: int
-) -> Optional[Tuple[int, int]]:
-    """The first offset at or after ``start`` where a frame with a plausible
-    length (non-zero, within the limit and the buffer), a non-zero stored
-    checksum and a valid ``algorithm`` checksum begins, and how many valid frames run on from there; None if
-    there is none.
-
-    Lengths at every offset are read at once (numpy) and only the offsets
-    whose frame would fit are checked with the scan kernel, so a genuinely
-    torn frame of random bytes costs little (few offsets declare a length
-    that fits). Worst case, a crafted tail of lengths that all fit, it is
-    one checksum per offset: quadratic in the tail's length.
-    """
-    header = 4 + width
-    view = np.frombuffer(data, dtype=np.uint8)
-    end = len(view)
-    if start + header > end:
-        return None
-    tail = view[start:].astype(np.uint64)
-    positions = len(tail) - header + 1
-    lengths = (
-        tail[0:positions]
-        | (tail[1 : positions + 1] << np.uint64(8))
-        | (tail[2 : positions + 2] << np.uint64(16))
-        | (tail[3 : positions + 3] << np.uint64(24))
-    )
-    room = np.arange(end - start - header, end - start - header - positions, -1, dtype=np.int64)
-    fits = (lengths <= np.uint64(max_frame_len)) & (lengths.astype(np.int64) <= room)
-    # A frame counts as a resync point only if it holds bytes and a checksum
-    # that is not zero: runs of zero bytes, common inside FlatBuffers, are
-    # otherwise valid empty frames for the CRCs (and CRC-16/XMODEM of zeros
-    # is zero), which would make every torn frame look like corruption.
-    nonzero = np.zeros(positions, dtype=bool)
-    for k in range(width):
-        nonzero |= view[start + 4 + k : start + 4 + k + positions] != 0
-    fits &= (lengths > np.uint64(0)) & nonzero
-    for candidate in np.flatnonzero(fits):
-        at = start + int(candidate)
-        _offsets, frame_lengths, _stop, _status, _a, _b = _kernels.scan(
-            data, at, width, algorithm, max_frame_len, 1 << 62
-        )
-        found = len(frame_lengths) // 4
-        if found:
-            return at, found
-    return None
 
 
 def _journal_deframer(source: Any) -> Optional[Deframer]:
