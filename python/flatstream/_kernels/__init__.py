@@ -22,7 +22,7 @@ Both implement the same three functions with the same signatures and results:
     None.
 ``ColumnarDecoder``, ``ColumnarEncoder``
     Columnar decode and encode of a root table (``src/columnar.rs``); their
-    twins are in :mod:`flatstream._kernels.columnar`.
+    twins are in :mod:`flatstream._kernels.pure`.
 ``FrameDecoder``
     The frame decoder (see :mod:`flatstream.decoder`); its twin is
     ``flatstream.decoder.PyFrameDecoder``.
