@@ -339,7 +339,10 @@ class ColumnarDecoder:
     """Twin of ``flatstream._native.ColumnarDecoder``."""
 
     def __init__(self, columns: Sequence[ColumnTuple], max_size: int) -> None:
-        self.columns = [tuple(c) for c in columns]
+        self.columns: List[ColumnTuple] = [
+            (int(c[0]), int(c[1]), int(c[2]), str(c[3]), str(c[4]), int(c[5]), bytes(c[6]), bool(c[7]))
+            for c in columns
+        ]
         fields: Dict[int, int] = {}
         for fid, inline, _align, kind, code, offset, default, _nullable in self.columns:
             if fields.setdefault(fid, inline) != inline:
@@ -483,7 +486,10 @@ class ColumnarEncoder:
         for _fid, size, _align, is_struct, scalars, _presence in fields:
             if not is_struct and (len(scalars) != 1 or scalars[0][0] != 0 or _SIZES[scalars[0][1]] != size):
                 raise ValueError("a scalar field has one scalar")
-        self.fields = [tuple(f) for f in fields]
+        self.fields: List[EncodeFieldTuple] = [
+            (int(f[0]), int(f[1]), int(f[2]), bool(f[3]), list(f[4]), None if f[5] is None else int(f[5]))
+            for f in fields
+        ]
         self.layout = [(f[0], f[1], f[2], f[3]) for f in self.fields]
         self.slots = max((f[0] + 1 for f in self.fields), default=0)
         self.ident = bytes(ident)

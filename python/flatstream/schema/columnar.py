@@ -150,12 +150,12 @@ class ColumnarPlan:
             for name in wanted:
                 if name not in known:
                     raise SchemaError(f"table {table.name} has no field or struct column {name!r}")
-        names: Dict[str, str] = {}
+        taken: Dict[str, str] = {}
         for col in cols:
             for key in self._keys(col):
-                if key in names or key == ROW_VALID:
+                if key in taken or key == ROW_VALID:
                     raise SchemaError(f"column name {key!r} is used twice in {table.name}")
-                names[key] = col.name
+                taken[key] = col.name
         self.columns = cols
         self._decoders: Dict[Any, Any] = {}
 
@@ -224,9 +224,10 @@ def frame_index(buf: Any, checksum: Any = "none", max_frame_len: Optional[int] =
         raise ValueError("columnar reads need a built-in checksum; read custom ones with StreamReader")
     limit = DEFAULT_MAX_FRAME_LEN if max_frame_len is None else max_frame_len
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    offsets, lengths, _frames, _bytes, stop, status, a, b = _kernels.scan_all(
+    found: Any = _kernels.scan_all(
         buf, 0, algo.width, algo.name if algo.width else None, limit, threads, True
     )
+    offsets, lengths, _frames, _bytes, stop, status, a, b = found
     if status == _kernels.LIMIT:
         raise make_error("limit", a, b, stop, algo.width, len(buf) - stop)
     if status == _kernels.CHECKSUM:
