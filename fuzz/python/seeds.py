@@ -102,9 +102,9 @@ def seeds_for(target: str) -> List[bytes]:
         from fuzz_codec import seeds
 
         return seeds()
-    if target == "columnar":
+    if target == "columns":
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        from fuzz_columnar import seeds as columnar_seeds
+        from fuzz_columns import seeds as columnar_seeds
 
         return columnar_seeds()
     raise SystemExit(f"no seeds for target {target!r}")

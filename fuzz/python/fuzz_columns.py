@@ -16,7 +16,7 @@ Properties:
 - columns of the scalar table re-encode (``encode_columns``) and decode to
   the same columns.
 
-Run: scripts/fuzz.sh columnar [seconds]
+Run: scripts/fuzz.sh columns [seconds]
 """
 
 from __future__ import annotations
