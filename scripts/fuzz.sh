@@ -3,8 +3,8 @@
 #
 #   scripts/fuzz.sh [target|all|rust|python] [seconds]
 #
-# Rust kernels (cargo-fuzz / libFuzzer): scan_any, frame_roundtrip, checksum, verifier
-# Python paths (atheris / libFuzzer):    decoder, validator, recover, codec
+# Rust kernels (cargo-fuzz / libFuzzer): scan_any, frame_roundtrip, checksum, verifier, columnar
+# Python paths (atheris / libFuzzer):    decoder, validator, recover, codec, columns
 #
 # Runs one target, or each in turn, for `seconds` (default 600) of wall clock.
 # Corpora live in fuzz/corpus/<target> and grow across runs; crashes are
@@ -26,8 +26,8 @@ CARGO_FUZZ_VERSION=0.13.2
 ATHERIS_VERSION=3.0.0 # keep equal to atheris in constraints/ci.txt
 export RUSTC_BOOTSTRAP=1
 
-RUST_TARGETS=(scan_any frame_roundtrip checksum verifier)
-PYTHON_TARGETS=(decoder validator recover codec journal)
+RUST_TARGETS=(scan_any frame_roundtrip checksum verifier columnar)
+PYTHON_TARGETS=(decoder validator recover codec journal columns)
 
 what=${1:-all}
 seconds=${2:-600}

@@ -300,7 +300,7 @@ def test_invalid_utf8_is_refused() -> None:
 
 def _decode_with(kind: str, codec: Any, batch: Any, skip: bool) -> Any:
     plan = fs.schema.columnar.plan_for(codec)
-    decoder_cls = _kernels.native.ColumnarDecoder if kind == "native" else _kernels.columnar.ColumnarDecoder
+    decoder_cls = _kernels.native.ColumnarDecoder if kind == "native" else _kernels.pure.ColumnarDecoder
     decoder = decoder_cls([c.tuple() for c in plan.columns], plan.max_size)
     data, offsets, lengths = fs.schema.columnar._join(batch)
     cols, valid, error = decoder.decode(data, offsets.view(np.uint8), lengths.view(np.uint8), skip)

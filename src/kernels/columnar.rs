@@ -652,21 +652,25 @@ impl Encoder {
         }
         let fields = std::mem::take(&mut self.fields);
         let mut scratch = Vec::new();
+        // Rows mostly share one set of present fields: keep its plan at hand.
+        let mut cur_mask = u64::MAX;
+        let mut cur: Option<Plan> = None;
         for row in 0..rows {
             let mut mask = 0u64;
             for (n, f) in fields.iter().enumerate() {
                 let present = f.presence.map_or(true, |col| columns[col][row] != 0);
                 mask |= u64::from(present) << n;
             }
-            let (slots, ident) = (self.slots, &self.ident);
-            let p = self.plans.entry(mask).or_insert_with(|| {
-                plan(
-                    &fields.iter().map(|f| f.field.clone()).collect::<Vec<_>>(),
-                    mask,
-                    slots,
-                    ident,
-                )
-            });
+            if mask != cur_mask || cur.is_none() {
+                let (slots, ident) = (self.slots, &self.ident);
+                let made = self.plans.entry(mask).or_insert_with(|| {
+                    let layout: Vec<Field> = fields.iter().map(|f| f.field.clone()).collect();
+                    plan(&layout, mask, slots, ident)
+                });
+                cur = Some(made.clone());
+                cur_mask = mask;
+            }
+            let Some(p) = cur.as_ref() else { continue };
             scratch.clear();
             scratch.extend_from_slice(&p.template);
             for (n, f) in fields.iter().enumerate() {

@@ -22,7 +22,7 @@ Both implement the same three functions with the same signatures and results:
     None.
 ``ColumnarDecoder``, ``ColumnarEncoder``
     Columnar decode and encode of a root table (``src/columnar.rs``); their
-    twins are in :mod:`flatstream._kernels.columnar`.
+    twins are in :mod:`flatstream._kernels.pure`.
 ``FrameDecoder``
     The frame decoder (see :mod:`flatstream.wire.decoder`); its twin is
     ``flatstream.wire.decoder.PyFrameDecoder``, selected when this is None.
@@ -38,7 +38,7 @@ import os
 import warnings
 from typing import Any, Dict, Iterator, Tuple
 
-from . import columnar, pure
+from . import pure
 
 # Scan statuses (values shared with the Rust kernel).
 CLEAN = 0
@@ -95,8 +95,8 @@ TableCodec: Any = getattr(native, "TableCodec", None)
 SchemaVerifier: Any = getattr(native, "SchemaVerifier", None)
 
 # Columnar decode/encode (``flatstream.schema.columnar``): native, or the twins.
-ColumnarDecoder: Any = getattr(native, "ColumnarDecoder", columnar.ColumnarDecoder)
-ColumnarEncoder: Any = getattr(native, "ColumnarEncoder", columnar.ColumnarEncoder)
+ColumnarDecoder: Any = getattr(native, "ColumnarDecoder", pure.ColumnarDecoder)
+ColumnarEncoder: Any = getattr(native, "ColumnarEncoder", pure.ColumnarEncoder)
 
 #: The pure-Python twin of every kernel name above (None: the twin is the
 #: Python code the caller falls back to), for code that switches kernels.
@@ -108,8 +108,8 @@ TWINS: Dict[str, Any] = {
     "scan_all": pure.scan_all,
     "TableCodec": None,
     "SchemaVerifier": None,
-    "ColumnarDecoder": columnar.ColumnarDecoder,
-    "ColumnarEncoder": columnar.ColumnarEncoder,
+    "ColumnarDecoder": pure.ColumnarDecoder,
+    "ColumnarEncoder": pure.ColumnarEncoder,
     "FrameDecoder": None,
 }
 
@@ -147,7 +147,6 @@ __all__ = [
     "ColumnarDecoder",
     "ColumnarEncoder",
     "pure",
-    "columnar",
     "TWINS",
     "selected",
     "native",

@@ -53,7 +53,10 @@ from .. import _kernels
 from .errors import DecodeError, EncodeError
 from .model import SCALARS, BaseType, Schema, SchemaError, StructDef, TableDef
 
-__all__ = ["ColumnarDecodeError", "ColumnarPlan", "plan_for", "decode_columns", "encode_columns", "write_columns"]
+__all__ = [
+    "ColumnarDecodeError", "ColumnarPlan", "plan_for", "decode_columns", "encode_columns", "write_columns",
+    "frame_index",
+]
 
 ROW_VALID = "@valid"
 
@@ -147,12 +150,12 @@ class ColumnarPlan:
             for name in wanted:
                 if name not in known:
                     raise SchemaError(f"table {table.name} has no field or struct column {name!r}")
-        names: Dict[str, str] = {}
+        taken: Dict[str, str] = {}
         for col in cols:
             for key in self._keys(col):
-                if key in names or key == ROW_VALID:
+                if key in taken or key == ROW_VALID:
                     raise SchemaError(f"column name {key!r} is used twice in {table.name}")
-                names[key] = col.name
+                taken[key] = col.name
         self.columns = cols
         self._decoders: Dict[Any, Any] = {}
 
@@ -208,6 +211,31 @@ def plan_for(codec: Any, fields: Optional[Sequence[str]] = None) -> ColumnarPlan
     return made  # type: ignore[no-any-return]
 
 
+def frame_index(buf: Any, checksum: Any = "none", max_frame_len: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray, int]:
+    """Payload offsets, lengths and the end of the good frames of a stream in
+    ``buf``: what ``fs.scan`` finds (same kernel, same errors), without the
+    io layer (which imports the schema package; this module is below it)."""
+    from ..wire.checksums import is_builtin, resolve_checksum
+    from ..wire.decoder import make_error
+    from ..wire.framing import DEFAULT_MAX_FRAME_LEN
+
+    algo = resolve_checksum(checksum)
+    if not is_builtin(algo) and algo.width:
+        raise ValueError("columnar reads need a built-in checksum; read custom ones with StreamReader")
+    limit = DEFAULT_MAX_FRAME_LEN if max_frame_len is None else max_frame_len
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    found: Any = _kernels.scan_all(
+        buf, 0, algo.width, algo.name if algo.width else None, limit, threads, True
+    )
+    offsets, lengths, _frames, _bytes, stop, status, a, b = found
+    if status == _kernels.LIMIT:
+        raise make_error("limit", a, b, stop, algo.width, len(buf) - stop)
+    if status == _kernels.CHECKSUM:
+        raise make_error("checksum", a, b, stop, algo.width, len(buf) - stop)
+    payload_offsets = np.frombuffer(offsets, dtype="<u8") + np.uint64(4 + algo.width)
+    return payload_offsets, np.frombuffer(lengths, dtype="<u4"), stop
+
+
 def _join(payloads: Iterable[Any]) -> Tuple[bytes, np.ndarray, np.ndarray]:
     parts = [bytes(p) if not isinstance(p, bytes) else p for p in payloads]
     lengths = np.fromiter((len(p) for p in parts), dtype="<u4", count=len(parts))
@@ -241,14 +269,12 @@ def decode_columns(
     plan = plan_for(codec, fields)
     skip = on_error == "skip"
     if isinstance(source, (str, os.PathLike)):
-        from ..io.scanning import mapped, scan
-
-        with mapped(source) as buf:
-            index = scan(buf, checksum, max_frame_len)
-            try:
-                return plan.decode(buf, index.payload_offsets, index.lengths, skip)
-            finally:
-                del index
+        with open(source, "rb") as file:
+            if os.fstat(file.fileno()).st_size == 0:
+                return plan.decode(b"", np.zeros(0, "<u8"), np.zeros(0, "<u4"), skip)
+            with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+                offsets, lengths, _ = frame_index(buf, checksum, max_frame_len)
+                return plan.decode(buf, offsets, lengths, skip)
     if isinstance(source, tuple) and len(source) == 2 and hasattr(source[1], "payload_offsets"):
         return plan.decode(source[0], source[1].payload_offsets, source[1].lengths, skip)
     if isinstance(source, tuple) and len(source) == 3 and isinstance(source[1], np.ndarray):
@@ -401,13 +427,16 @@ def write_columns(path: Any, columns: Dict[str, Any], codec: Any, *, checksum: A
     with ``checksum``); returns the number of rows. An existing file is
     refused unless ``append=True`` (then frames are appended; the file must
     already be a stream with the same checksum: check it with ``fs.scan``)."""
-    from ..io.scanning import scan
-
     data = encode_columns(codec, columns, framed=checksum)
     if append and os.path.exists(path):
-        index = scan(path, checksum)
-        if index.end_offset != os.path.getsize(path):
-            raise ValueError(f"{path}: the stream ends in a torn frame at byte {index.end_offset}; "
+        with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            end = 0
+            if size:
+                with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+                    end = frame_index(buf, checksum)[2]
+        if end != size:
+            raise ValueError(f"{path}: the stream ends in a torn frame at byte {end}; "
                              "recover it before appending")
         mode = "ab"
     else:
