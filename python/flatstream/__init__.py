@@ -56,7 +56,9 @@ from .memory import (
     ReclamationReason,
     SizeThresholdPolicy,
 )
+from .follow import FileReplaced, FileTruncated, Follower, FollowError, follow
 from .reader import StreamReader
+from .rotating import RotatingWriter, SegmentReader, open_segments
 from .recovery import RecoveryEnd, RecoveryReport, recover, recover_file
 from .scanning import FrameIndex, ScanSummary, count, scan, verify
 from .schema import (
@@ -148,6 +150,14 @@ __all__ = [
     "WriterStats",
     "AsyncStreamReader",
     "AsyncStreamWriter",
+    "follow",
+    "Follower",
+    "FollowError",
+    "FileTruncated",
+    "FileReplaced",
+    "RotatingWriter",
+    "SegmentReader",
+    "open_segments",
     # schema-compiled codecs (flatstream.schema)
     "table",
     "struct",
