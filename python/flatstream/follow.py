@@ -236,6 +236,7 @@ class _Base:
         self._core._pending = []  # type: ignore[attr-defined]
         self._core._raise_after = None  # type: ignore[attr-defined]
         self._last_data = time.monotonic()
+        self._buffered_at_close = 0
         self.closed = False
 
     @property
@@ -251,7 +252,7 @@ class _Base:
     def buffered(self) -> int:
         """Bytes of an incomplete last frame waiting for the writer."""
         tail = self._core.tail
-        return int(tail.decoder.buffered) if tail is not None else 0
+        return int(tail.decoder.buffered) if tail is not None else self._buffered_at_close
 
     def _try(self) -> Any:
         """A payload, ``None`` to wait, or raise StopIteration's cause."""
@@ -291,6 +292,8 @@ class _Base:
     def close(self) -> None:
         self.closed = True
         if self._core.tail is not None:
+            # Kept: after a timeout, says whether a frame was left half written.
+            self._buffered_at_close = int(self._core.tail.decoder.buffered)
             self._core.tail.close()
             self._core.tail = None
 
