@@ -23,7 +23,10 @@ def frames(*payloads: bytes) -> bytes:
     return FRAMER.frame_many(list(payloads))
 
 
-def test_follows_appends_and_waits_on_a_half_written_frame(tmp_path: pathlib.Path) -> None:
+@pytest.mark.parametrize("wait", ["poll", "auto"])
+def test_follows_appends_and_waits_on_a_half_written_frame(
+    tmp_path: pathlib.Path, wait: str
+) -> None:
     path = tmp_path / "f.fs"
     data = frames(*[struct.pack("<I", i) for i in range(300)])
     path.write_bytes(b"")
@@ -37,7 +40,7 @@ def test_follows_appends_and_waits_on_a_half_written_frame(tmp_path: pathlib.Pat
 
     thread = threading.Thread(target=writer)
     thread.start()
-    got = [bytes(p) for p in fs.follow(path, "crc32", poll_interval=0.001, timeout=1.0)]
+    got = [bytes(p) for p in fs.follow(path, "crc32", poll_interval=0.001, timeout=1.0, wait=wait)]
     thread.join()
     assert got == [struct.pack("<I", i) for i in range(300)]
 
@@ -151,7 +154,8 @@ def test_follows_a_rotating_directory(tmp_path: pathlib.Path) -> None:
     assert got == expected
 
 
-def test_async_twin(tmp_path: pathlib.Path) -> None:
+@pytest.mark.parametrize("wait", ["poll", "auto"])
+def test_async_twin(tmp_path: pathlib.Path, wait: str) -> None:
     path = tmp_path / "f.fs"
     path.write_bytes(b"")
     expected = [b"%d" % i for i in range(200)]
@@ -165,7 +169,7 @@ def test_async_twin(tmp_path: pathlib.Path) -> None:
                     await asyncio.sleep(0.0005)
 
         task = asyncio.ensure_future(write())
-        got = [bytes(p) async for p in aio.follow(path, "crc32", timeout=0.5, poll_interval=0.001)]
+        got = [bytes(p) async for p in aio.follow(path, "crc32", timeout=0.5, poll_interval=0.001, wait=wait)]
         await task
         return got
 

@@ -19,13 +19,18 @@ from corruption).
   or when the caller stops iterating. No frame is yielded twice or skipped:
   one decoder per file sees every byte once.
 
-Waiting is ``os.stat`` polling every ``poll_interval`` seconds (see
-``benchmarks/follow.py`` for the latency this gives).
+Waiting: with ``wait="auto"`` (the default) the follower sleeps on an
+inotify watch of the file's directory where ``inotify_simple`` is available
+(Linux), woken by the writer's write; it still re-checks every
+``poll_interval`` seconds, so a missed event only delays. Elsewhere, or with
+``wait="poll"``, it polls every ``poll_interval``. ``benchmarks/follow.py``
+measures both (latency from the writer's ``flush()`` to the frame yielded).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import time
 from typing import Any, Callable, List, Optional, Union
@@ -226,6 +231,7 @@ class _Base:
     def __init__(self, path: PathLike, checksum: ChecksumLike = None, **options: Any) -> None:
         self.poll_interval: float = options.pop("poll_interval", 0.01)
         self.timeout: Optional[float] = options.pop("timeout", None)
+        self._watch = _watch(os.fspath(path), options.pop("wait", "auto"))
         options.setdefault("max_frame_len", None)
         options.setdefault("deframer", None)
         options.setdefault("on_replace", "raise")
@@ -291,11 +297,53 @@ class _Base:
 
     def close(self) -> None:
         self.closed = True
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
         if self._core.tail is not None:
             # Kept: after a timeout, says whether a frame was left half written.
             self._buffered_at_close = int(self._core.tail.decoder.buffered)
             self._core.tail.close()
             self._core.tail = None
+
+
+class _Watch:
+    """An inotify watch of one directory: ``wait(seconds)`` returns early when
+    anything in it changes. ``None`` from :func:`_watch` where unavailable."""
+
+    MASK = 0x2 | 0x4 | 0x8 | 0x40 | 0x80 | 0x100 | 0x200  # modify attrib close move create delete
+
+    def __init__(self, directory: str) -> None:
+        import inotify_simple
+
+        self._inotify = inotify_simple.INotify()
+        self._inotify.add_watch(directory, self.MASK)
+
+    def fileno(self) -> int:
+        return int(self._inotify.fileno())
+
+    def wait(self, seconds: float) -> None:
+        self._inotify.read(timeout=max(0, math.ceil(seconds * 1000)))
+
+    def drain(self) -> None:
+        self._inotify.read(timeout=0)
+
+    def close(self) -> None:
+        self._inotify.close()
+
+
+def _watch(path: str, mode: str) -> Optional[_Watch]:
+    if mode not in ("auto", "poll", "inotify"):
+        raise ValueError("wait must be 'auto', 'poll' or 'inotify'")
+    if mode == "poll":
+        return None
+    directory = path if os.path.isdir(path) else (os.path.dirname(path) or ".")
+    try:
+        return _Watch(directory)
+    except (ImportError, OSError, AttributeError):
+        if mode == "inotify":
+            raise
+        return None
 
 
 class _Stop(Exception):
@@ -317,7 +365,10 @@ class Follower(_Base):
                 raise StopIteration from None
             if payload is not None:
                 return payload
-            time.sleep(self._wait_time())
+            if self._watch is not None:
+                self._watch.wait(self._wait_time())
+            else:
+                time.sleep(self._wait_time())
 
     def __enter__(self) -> "Follower":
         return self
@@ -342,7 +393,22 @@ class AsyncFollower(_Base):
                 raise StopAsyncIteration from None
             if payload is not None:
                 return payload
-            await asyncio.sleep(self._wait_time())
+            watch = self._watch
+            if watch is None:
+                await asyncio.sleep(self._wait_time())
+                continue
+            # Woken by the inotify descriptor becoming readable, or the poll.
+            loop = asyncio.get_running_loop()
+            woken = loop.create_future()
+            fd = watch.fileno()
+            loop.add_reader(fd, lambda: woken.done() or woken.set_result(None))
+            try:
+                await asyncio.wait_for(woken, self._wait_time())
+            except asyncio.TimeoutError:
+                pass
+            finally:
+                loop.remove_reader(fd)
+            watch.drain()
 
     async def __aenter__(self) -> "AsyncFollower":
         return self
@@ -357,6 +423,7 @@ def follow(
     *,
     poll_interval: float = 0.01,
     timeout: Optional[float] = None,
+    wait: str = "auto",
     max_frame_len: Optional[int] = None,
     deframer: Optional[Deframer] = None,
     on_replace: str = "raise",
@@ -371,6 +438,7 @@ def follow(
         checksum,
         poll_interval=poll_interval,
         timeout=timeout,
+        wait=wait,
         max_frame_len=max_frame_len,
         deframer=deframer,
         on_replace=on_replace,
