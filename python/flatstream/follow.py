@@ -136,6 +136,8 @@ class _Core:
         self.done = False
         self.frames = 0
         self.segment_index = -1
+        self._pending: List[Any] = []  # a finished file's last frames, still to yield
+        self._raise_after: Optional[FollowError] = None
 
     @property
     def segment(self) -> Optional[str]:
@@ -164,7 +166,7 @@ class _Core:
         while tail.fill():
             pass
         tail.decoder.feed_eof()
-        rest = []
+        rest: List[Any] = []
         while True:
             event = tail.decoder.next_batch(1 << 16)
             if not event:
@@ -239,8 +241,6 @@ class _Base:
         options.setdefault("prefix", None)
         options.setdefault("chunk_size", 1 << 20)
         self._core = _Core(path, checksum, **options)
-        self._core._pending = []  # type: ignore[attr-defined]
-        self._core._raise_after = None  # type: ignore[attr-defined]
         self._last_data = time.monotonic()
         self._buffered_at_close = 0
         self.closed = False
@@ -266,13 +266,13 @@ class _Base:
         if self.closed or core.done:
             raise _Stop
         while True:
-            pending = core._pending  # type: ignore[attr-defined]
+            pending = core._pending
             if pending:
                 core.frames += 1
                 return pending.pop(0)
-            error = core._raise_after  # type: ignore[attr-defined]
+            error = core._raise_after
             if error is not None:
-                core._raise_after = None  # type: ignore[attr-defined]
+                core._raise_after = None
                 self.closed = True
                 raise error
             before = core.tail.read_pos if core.tail is not None else -1
@@ -401,7 +401,12 @@ class AsyncFollower(_Base):
             loop = asyncio.get_running_loop()
             woken = loop.create_future()
             fd = watch.fileno()
-            loop.add_reader(fd, lambda: woken.done() or woken.set_result(None))
+
+            def wake() -> None:
+                if not woken.done():
+                    woken.set_result(None)
+
+            loop.add_reader(fd, wake)
             try:
                 await asyncio.wait_for(woken, self._wait_time())
             except asyncio.TimeoutError:
