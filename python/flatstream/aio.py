@@ -180,10 +180,18 @@ class AsyncStreamReader:
         return self
 
     async def __anext__(self) -> Any:
-        payload = await self.read_message()
-        if payload is None:
-            raise StopAsyncIteration
-        return payload
+        # read_message inlined: one coroutine per frame instead of two.
+        if self.closed:
+            raise ValueError("read from a closed AsyncStreamReader")
+        decoder = self._decoder
+        while True:
+            event = decoder.next_frame()
+            if event is END:
+                raise StopAsyncIteration
+            if event is not NEED_DATA:
+                self.frames_read += 1
+                return event
+            await self._fill()
 
     def typed_messages(self, cls: Any) -> AsyncIterator[Any]:
         """Every message decoded with ``cls``: a flatc-generated class, an
