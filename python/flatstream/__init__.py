@@ -57,7 +57,9 @@ from .io.memory import (
     ReclamationReason,
     SizeThresholdPolicy,
 )
+from .follow import FileReplaced, FileTruncated, Follower, FollowError, follow
 from .io.reader import StreamReader
+from .rotating import RotatingWriter, SegmentReader, open_segments
 from .io.recovery import RecoveryEnd, RecoveryReport, recover, recover_file
 from .io.salvage import SalvageReport, salvage
 from .io.scanning import FrameIndex, ScanSummary, count, scan, verify
@@ -158,6 +160,14 @@ __all__ = [
     "WriterStats",
     "AsyncStreamReader",
     "AsyncStreamWriter",
+    "follow",
+    "Follower",
+    "FollowError",
+    "FileTruncated",
+    "FileReplaced",
+    "RotatingWriter",
+    "SegmentReader",
+    "open_segments",
     # schema-compiled codecs (flatstream.schema)
     "table",
     "struct",
