@@ -58,7 +58,10 @@ def decode_columns(path: PathLike, codec: fs.Codec, batch: int = 65536) -> Dict[
     """Every message of ``path`` as numpy columns named by field; a vector of
     Level structs becomes ``"<field>.price"``/``"<field>.size"`` 2-D arrays
     (rows x levels). INTEGRATION SPOT 2: switch to ``codec.decode_columns``."""
+    from flatstream.schema import BaseType
+
     names = [f.name for f in codec.table.fields]
+    vectors = {f.name for f in codec.table.fields if f.type.base is BaseType.VECTOR}
     values: Dict[str, list] = {name: [] for name in names}
     with fs.open(path, "rb", checksum=CHECKSUM) as reader:
         for payloads in reader.iter_batches(batch):
@@ -68,10 +71,8 @@ def decode_columns(path: PathLike, codec: fs.Codec, batch: int = 65536) -> Dict[
     out: Dict[str, np.ndarray] = {}
     for name in names:
         column = values.pop(name)
-        if name in MESSAGE_DTYPES and codec.name == "MessageEvent":
+        if name not in vectors:
             out[name] = np.array(column, dtype=MESSAGE_DTYPES[name])
-        elif name == "timestamp":
-            out[name] = np.array(column, dtype=np.float64)
         else:  # a vector of levels: every snapshot holds all L of them
             levels = np.array([_levels(v) for v in column]).reshape(len(column), -1)
             out[f"{name}.price"] = levels["price"].astype(np.int64, copy=False)
