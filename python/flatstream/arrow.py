@@ -72,9 +72,9 @@ def columns_to_arrow(plan: ColumnarPlan, columns: Dict[str, np.ndarray]) -> Any:
 
 
 def _index(source: Any, checksum: Any, max_frame_len: Optional[int]) -> Any:
-    from .io.scanning import scan
+    from .io.scanning import AUTO, scan
 
-    return scan(source, checksum, max_frame_len)
+    return scan(source, AUTO if checksum is None else checksum, max_frame_len)
 
 
 def read_arrow(
@@ -83,7 +83,7 @@ def read_arrow(
     columns: Optional[Sequence[str]] = None,
     *,
     batch_size: Optional[int] = None,
-    checksum: Any = "none",
+    checksum: Any = None,
     max_frame_len: Optional[int] = None,
     on_error: str = "raise",
 ) -> Any:
@@ -109,7 +109,7 @@ def read_arrow_batches(
     columns: Optional[Sequence[str]] = None,
     *,
     batch_size: int = 1 << 16,
-    checksum: Any = "none",
+    checksum: Any = None,
     max_frame_len: Optional[int] = None,
     on_error: str = "raise",
 ) -> Any:

@@ -211,29 +211,15 @@ def plan_for(codec: Any, fields: Optional[Sequence[str]] = None) -> ColumnarPlan
     return made  # type: ignore[no-any-return]
 
 
-def frame_index(buf: Any, checksum: Any = "none", max_frame_len: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray, int]:
+def frame_index(buf: Any, checksum: Any = None, max_frame_len: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray, int]:
     """Payload offsets, lengths and the end of the good frames of a stream in
-    ``buf``: what ``fs.scan`` finds (same kernel, same errors), without the
-    io layer (which imports the schema package; this module is below it)."""
-    from ..wire.checksums import is_builtin, resolve_checksum
-    from ..wire.decoder import make_error
-    from ..wire.framing import DEFAULT_MAX_FRAME_LEN
+    ``buf``: what ``fs.scan`` finds (same kernel, same errors). ``checksum``
+    None: a journal's header names it (and only user frames are indexed);
+    anything else is read with none."""
+    from ..io.scanning import AUTO, scan
 
-    algo = resolve_checksum(checksum)
-    if not is_builtin(algo) and algo.width:
-        raise ValueError("columnar reads need a built-in checksum; read custom ones with StreamReader")
-    limit = DEFAULT_MAX_FRAME_LEN if max_frame_len is None else max_frame_len
-    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    found: Any = _kernels.scan_all(
-        buf, 0, algo.width, algo.name if algo.width else None, limit, threads, True
-    )
-    offsets, lengths, _frames, _bytes, stop, status, a, b = found
-    if status == _kernels.LIMIT:
-        raise make_error("limit", a, b, stop, algo.width, len(buf) - stop)
-    if status == _kernels.CHECKSUM:
-        raise make_error("checksum", a, b, stop, algo.width, len(buf) - stop)
-    payload_offsets = np.frombuffer(offsets, dtype="<u8") + np.uint64(4 + algo.width)
-    return payload_offsets, np.frombuffer(lengths, dtype="<u4"), stop
+    index = scan(buf, AUTO if checksum is None else checksum, max_frame_len)
+    return index.payload_offsets, index.lengths, index.end_offset
 
 
 def _join(payloads: Iterable[Any]) -> Tuple[bytes, np.ndarray, np.ndarray]:
@@ -251,7 +237,7 @@ def decode_columns(
     fields: Optional[Sequence[str]] = None,
     *,
     on_error: str = "raise",
-    checksum: Any = "none",
+    checksum: Any = None,
     max_frame_len: Optional[int] = None,
 ) -> Dict[str, np.ndarray]:
     """Decode every payload of ``source`` into columns (see the module docstring).
