@@ -86,3 +86,28 @@ def test_zero_copy_for_numeric_columns() -> None:
     plan = fs.schema.columnar.plan_for(TELE)
     batch = fs.arrow.columns_to_arrow(plan, cols)
     assert batch.column(0).buffers()[1].address == cols["device_id"].ctypes.data
+
+
+def test_a_journal_names_its_own_codec(tmp_path) -> None:
+    # fs.read_arrow(path) with no codec: the journal's embedded schema decodes it.
+    import flatstream as fs
+
+    @fs.table
+    class Reading:
+        sensor: fs.u32
+        value: fs.f64
+
+    path = tmp_path / "readings.fsj"
+    rows = [Reading(i % 5, i / 4) for i in range(300)]
+    codec = fs.codec(Reading)
+    with fs.open(path, "wb", format="journal", schema=codec, index_every=64) as w:
+        for row in rows:
+            w.write_payload(codec.encode(row))
+    table = fs.read_arrow(path)
+    assert table.column("sensor").to_pylist() == [r.sensor for r in rows]
+    assert table.column("value").to_pylist() == [r.value for r in rows]
+    with fs.read_arrow_batches(path, batch_size=100) as batches:
+        assert [b.num_rows for b in batches] == [100, 100, 100]
+    assert fs.codec(Reading).decode_columns(path)["sensor"].tolist() == [r.sensor for r in rows]
+    with pytest.raises(TypeError, match="codec"):
+        fs.read_arrow(b"")

@@ -16,6 +16,8 @@ use (install the ``arrow`` extra).
 
 from __future__ import annotations
 
+import os
+
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
@@ -77,9 +79,25 @@ def _index(source: Any, checksum: Any, max_frame_len: Optional[int]) -> Any:
     return scan(source, AUTO if checksum is None else checksum, max_frame_len)
 
 
+def _codec_of(source: Any, codec: Any) -> Any:
+    """``codec``, or the one of a journal's embedded schema (``source`` a
+    path or a journal reader)."""
+    if codec is not None:
+        return codec
+    header_codec = getattr(source, "codec", None)
+    if callable(header_codec):  # a JournalReader
+        return header_codec()
+    if isinstance(source, (str, os.PathLike)):
+        from .journal import JournalReader
+
+        with JournalReader(source) as reader:
+            return reader.codec()
+    raise TypeError("pass codec=: only a journal (a path or its reader) names its own schema")
+
+
 def read_arrow(
     source: Any,
-    codec: Any,
+    codec: Any = None,
     columns: Optional[Sequence[str]] = None,
     *,
     batch_size: Optional[int] = None,
@@ -93,6 +111,7 @@ def read_arrow(
     the fields to read. ``checksum``/``max_frame_len``: the stream's framing
     (for paths)."""
     pa = _pa()
+    codec = _codec_of(source, codec)
     if batch_size is not None:
         with read_arrow_batches(source, codec, columns, batch_size=batch_size, checksum=checksum,
                                 max_frame_len=max_frame_len, on_error=on_error) as reader:
@@ -105,7 +124,7 @@ def read_arrow(
 
 def read_arrow_batches(
     source: Any,
-    codec: Any,
+    codec: Any = None,
     columns: Optional[Sequence[str]] = None,
     *,
     batch_size: int = 1 << 16,
@@ -120,6 +139,7 @@ def read_arrow_batches(
     pa = _pa()
     if batch_size < 1:
         raise ValueError("batch_size must be positive")
+    codec = _codec_of(source, codec)
     plan = plan_for(codec, columns)
     skip = on_error == "skip"
     empty = columns_to_arrow(plan, plan.decode(b"", np.zeros(0, "<u8"), np.zeros(0, "<u4"), skip))
