@@ -37,7 +37,7 @@ from typing import Any, AsyncIterator, Callable, List, Optional, Union
 from .wire.checksums import ChecksumLike
 from .wire.decoder import DEFAULT_CHUNK_SIZE, END, NEED_DATA, FrameDecoder
 from .wire.framing import Deframer, Framer
-from .io.reader import typed_decoder
+from .io.reader import DecoderPositions, typed_decoder
 from .io.writer import StreamWriter, finished_bytes
 
 __all__ = [
@@ -80,7 +80,7 @@ def _framer(
     return framer.bounded(max_frame_len) if max_frame_len is not None else framer
 
 
-class AsyncStreamReader:
+class AsyncStreamReader(DecoderPositions):
     """Payloads from any object with ``async read(n)``: an ``asyncio.StreamReader``
     (TCP, Unix sockets, pipes) or an :class:`AsyncFileSource`.
 
@@ -113,21 +113,6 @@ class AsyncStreamReader:
         self.closed = False
 
     # -- counters --------------------------------------------------------
-
-    @property
-    def decoder(self) -> Any:
-        """The frame decoder this reader drives."""
-        return self._decoder
-
-    @property
-    def offset(self) -> int:
-        """Stream offset just past the last frame read."""
-        return self._decoder.offset  # type: ignore[no-any-return]
-
-    @property
-    def frame_offset(self) -> int:
-        """Stream offset of the frame last read."""
-        return self._decoder.frame_offset  # type: ignore[no-any-return]
 
     @property
     def buffered(self) -> int:

@@ -86,7 +86,30 @@ class _ClosedDecoder:
         return self
 
 
-class StreamReader:
+class DecoderPositions:
+    """Where a reader driving one frame decoder (``self._decoder``) is: the
+    sync and the async reader alike."""
+
+    _decoder: Any
+
+    @property
+    def decoder(self) -> Any:
+        """The frame decoder this reader drives."""
+        return self._decoder
+
+    @property
+    def offset(self) -> int:
+        """Stream offset just past the last frame read."""
+        return self._decoder.offset  # type: ignore[no-any-return]
+
+    @property
+    def frame_offset(self) -> int:
+        """Stream offset of the frame last read."""
+        return self._decoder.frame_offset  # type: ignore[no-any-return]
+
+
+
+class StreamReader(DecoderPositions):
     """Reads framed messages from ``source`` (see the module docstring).
 
     Iterating the reader yields payloads; at the end of a torn stream it raises
@@ -157,21 +180,6 @@ class StreamReader:
             "on_corruption='skip' needs a buffer or a regular file: a stream cannot be "
             "searched ahead for the next valid frame"
         )
-
-    @property
-    def decoder(self) -> Any:
-        """The frame decoder this reader drives."""
-        return self._decoder
-
-    @property
-    def offset(self) -> int:
-        """Stream offset just past the last frame read."""
-        return self._decoder.offset  # type: ignore[no-any-return]
-
-    @property
-    def frame_offset(self) -> int:
-        """Stream offset of the frame last read."""
-        return self._decoder.frame_offset  # type: ignore[no-any-return]
 
     def read_message(self) -> Optional[Any]:
         """The next payload, or ``None`` at a clean end of the stream."""
