@@ -7,7 +7,7 @@ Builds (once per cache dir) a synthetic LOBSTER ZIP (examples/lobster/synth.py),
 ingests it (examples/lobster/ingest.py), extracts the message CSV and writes
 the decoded table as Arrow IPC and Parquet. Then times, best of the repeats,
 interleaved: reading the full stream (payloads only), decoding it to columns
-(today per message, examples/lobster/storage.decode_columns), and to a pandas
+(the columnar kernel, examples/lobster/storage.decode_columns), and to a pandas
 DataFrame; pandas.read_csv and pyarrow.csv.read_csv of the CSV; pyarrow IPC and
 Parquet to pandas. GiB/s is of each candidate's own input file.
 """
