@@ -497,3 +497,16 @@ def test_hostile_index_chain(tmp_path: Path) -> None:
         chain_payload_bytes(path.read_bytes(), fs.Xxh3_64, loop)
     with pytest.raises(fs.InvalidFrame):
         fs.count(path)
+
+
+def test_ab_with_format_journal_starts_a_new_journal(tmp_path: Path) -> None:
+    path = tmp_path / "new.fsj"
+    with fs.open(path, "ab", format="journal", checksum="crc32", metadata={"a": "1"}) as w:
+        w.write_payload(b"first")
+    with fs.open(path, "ab") as w:
+        w.write_payload(b"second")
+    with fs.open(path, "rb") as r:
+        assert r.header.checksum == "crc32" and r.header.metadata == {"a": "1"}
+        assert [bytes(p) for p in r] == [b"first", b"second"]
+    with pytest.raises(TypeError, match="when a journal is created"):
+        fs.open(path, "ab", metadata={"b": "2"})

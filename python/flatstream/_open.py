@@ -124,7 +124,11 @@ def open(  # noqa: A001 - mirrors builtins.open on purpose
         given = [name for name, value in journal_options.items() if value is not None]
         if given:
             raise TypeError(f"{', '.join(given)} need format='journal'")
-    if mode in ("wb", "xb") and format == "journal":
+    # "ab" with format="journal" on a missing or empty file starts a new journal.
+    creating = mode in ("wb", "xb") or (
+        mode == "ab" and format == "journal" and (not os.path.exists(path) or os.path.getsize(path) == 0)
+    )
+    if creating and format == "journal":
         if framer is not None or deframer is not None or memory_policy is not None:
             raise TypeError("a journal builds its own framer; pass checksum=")
         from .journal import JournalWriter

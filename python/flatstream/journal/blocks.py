@@ -8,20 +8,18 @@ The decompressed size is stored and bounded before anything is allocated.
 
 from __future__ import annotations
 
-import struct
-from typing import Any, List
+from typing import Any
 
 from ..errors import InvalidFrame
 from .records import CODEC_LZ4, CODEC_ZSTD, BlockRecord
 
-__all__ = ["CODECS", "DEFAULT_BLOCK_SIZE", "MAX_BLOCK_SIZE", "codec_id", "compress", "decompress", "split"]
+__all__ = ["CODECS", "DEFAULT_BLOCK_SIZE", "MAX_BLOCK_SIZE", "codec_id", "compress", "decompress", "split", "BlockFrames"]
 
 CODECS = {"zstd": CODEC_ZSTD, "lz4": CODEC_LZ4}
 #: Raw bytes gathered before a block is compressed and written.
 DEFAULT_BLOCK_SIZE = 1 << 20
 #: A reader's default bound on a block's decompressed size (zip bombs stop here).
 MAX_BLOCK_SIZE = 64 << 20
-_U32 = struct.Struct("<I")
 
 
 def _missing(name: str) -> ImportError:
@@ -88,21 +86,47 @@ def decompress(block: BlockRecord, limit: int = MAX_BLOCK_SIZE) -> bytes:
     return raw  # type: ignore[no-any-return]
 
 
-def split(raw: Any, frame_count: int) -> List[memoryview]:
-    """The payloads of a decompressed block; exactly ``frame_count`` of them."""
-    view = memoryview(raw)
-    out: List[memoryview] = []
-    pos, n = 0, len(view)
-    while pos < n:
-        if pos + 4 > n:
-            raise InvalidFrame("block ends inside a length prefix")
-        length = _U32.unpack_from(view, pos)[0]
-        if pos + 4 + length > n:
-            raise InvalidFrame("block payload runs past the block's end")
-        out.append(view[pos + 4:pos + 4 + length])
-        pos += 4 + length
-        if len(out) > frame_count:
-            break
-    if len(out) != frame_count:
-        raise InvalidFrame(f"block holds {len(out)} frames, its record says {frame_count}")
-    return out
+def split(raw: Any, frame_count: int) -> "BlockFrames":
+    """The payloads of a decompressed block; exactly ``frame_count`` of them.
+
+    The raw block is a width-0 raw stream, so the scan kernel (native, or its
+    pure twin) finds the boundaries without Python per payload."""
+    from .. import _kernels
+
+    if frame_count > len(raw) // 4:
+        raise InvalidFrame(f"block record says {frame_count} frames, more than its bytes can hold")
+    data = raw if isinstance(raw, bytes) else bytes(raw)
+    offsets, lengths, frames, _, stop, status, _, _ = _kernels.scan_all(
+        data, 0, 0, None, (1 << 32) - 1, 1, True
+    )
+    if status != _kernels.CLEAN or stop != len(data):
+        raise InvalidFrame("block payload runs past the block's end")
+    if frames != frame_count:
+        raise InvalidFrame(f"block holds {frames} frames, its record says {frame_count}")
+    return BlockFrames(data, offsets or b"", lengths or b"")
+
+
+class BlockFrames:
+    """The payloads of one decompressed block, as views, by position."""
+
+    __slots__ = ("_view", "_offsets", "_lengths")
+
+    def __init__(self, data: bytes, offsets: bytes, lengths: bytes) -> None:
+        import numpy as np
+
+        self._view = memoryview(data)
+        # The kernels write little-endian u64/u32 arrays; as lists, indexing is cheapest.
+        self._offsets = np.frombuffer(offsets, dtype="<u8").tolist()
+        self._lengths = np.frombuffer(lengths, dtype="<u4").tolist()
+
+    def __len__(self) -> int:
+        return len(self._lengths)
+
+    def __getitem__(self, i: int) -> memoryview:
+        start = self._offsets[i] + 4
+        return self._view[start:start + self._lengths[i]]
+
+    def __iter__(self) -> Any:
+        view = self._view
+        for start, length in zip(self._offsets, self._lengths):
+            yield view[start + 4:start + 4 + length]

@@ -250,18 +250,26 @@ def scan_layout(
 def tail_count(
     buf: Any, checksum: BuiltinChecksum, header_end: int, *, max_frame_len: Optional[int] = None,
     threads: int = 1,
+    walk_chain: bool = True,
 ) -> Optional[Tuple[IndexRecord, Layout, int]]:
     """For a journal without a footer: the last intact index frame, the scan
     of only its segment and the frames after it (which re-checks the index
     against the frames it covers), and the user payload bytes before that
-    segment (from the verified index chain). None when there is no index."""
+    segment (from the verified index chain; without ``walk_chain`` the chain
+    is not read, the frame number only bounded by the bytes before it, and the
+    bytes are reported as -1). None when there is no index."""
     record = last_index(buf, checksum, header_end)
     if record is None:
         return None
     if not header_end <= record.first_offset <= record.self_offset:
         raise InvalidFrame("the last index frame's segment starts outside the journal",
                            offset=record.self_offset)
-    before = chain_payload_bytes(buf, checksum, record) - record.payload_bytes
+    if record.first_frame > (record.first_offset - header_end) // (4 + checksum.width):
+        raise InvalidFrame(
+            f"the last index frame numbers its segment from {record.first_frame}, more frames "
+            "than the bytes before it can hold", offset=record.self_offset,
+        )
+    before = chain_payload_bytes(buf, checksum, record) - record.payload_bytes if walk_chain else -1
     tail = scan_layout(buf, checksum, record.first_offset, max_frame_len=max_frame_len,
                        threads=threads, base_frames=record.first_frame)
     if not tail.indexes or tail.indexes[0].self_offset != record.self_offset:

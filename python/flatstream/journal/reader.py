@@ -106,7 +106,7 @@ class JournalReader:
         self._layout: Optional[Layout] = None
         self._footer: Optional[FooterRecord] = read_footer(self._map, self.checksum, self.header_end)
         self._position = 0
-        self._block_cache: Tuple[int, List[memoryview]] = (-1, [])
+        self._block_cache: Tuple[int, Any] = (-1, [])
         self._block_starts: List[int] = []
         self._codec: Any = None
         self._tail_cache: Optional[Tuple[Any]] = None
@@ -165,7 +165,8 @@ class JournalReader:
         if self._tail_cache is None:
             self._check_open()
             found = tail_count(self._map, self.checksum, self.header_end,
-                               max_frame_len=self.max_frame_len, threads=self._threads)
+                               max_frame_len=self.max_frame_len, threads=self._threads,
+                               walk_chain=False)
             self._tail_cache = (found,)
         return self._tail_cache[0]
 
@@ -190,7 +191,7 @@ class JournalReader:
         k = bisect.bisect_right(self._block_starts, i) - 1
         return self._block(k)[i - layout.blocks[k].first_frame]
 
-    def _block(self, k: int) -> List[memoryview]:
+    def _block(self, k: int) -> Any:
         if self._block_cache[0] == k:
             return self._block_cache[1]
         ref = self.layout().blocks[k]
