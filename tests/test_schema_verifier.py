@@ -24,6 +24,7 @@ from test_schema_support import (
 )
 
 import flatstream as fs
+from helpers import runtime_matches_flatc
 from flatstream.schema import verifier as verifier_module
 
 
@@ -38,6 +39,13 @@ class Features:
 
 @pytest.fixture(scope="module")
 def features(tmp_path_factory: pytest.TempPathFactory) -> Features:
+    if not runtime_matches_flatc():
+        # At the dependency floor (flatbuffers 24.3.25 under flatc 25.12's
+        # generated code) the official builder writes fields past a table's
+        # declared inline size, which the C++ verifier accepts and ours still
+        # refuses: issue 14's known disagreement, open. These tests run in the
+        # main CI run, where runtime and flatc are one release.
+        pytest.skip("the official builder's buffers at this runtime hit issue 14's open verifier gap")
     return Features(tmp_path_factory.mktemp("verifier"))
 
 
