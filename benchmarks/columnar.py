@@ -113,7 +113,7 @@ def main(argv: Any = None) -> None:
             return codec.decode_columns(path)
 
         def numpy_gather() -> Any:
-            with fs.scanning.mapped(path) as buf:
+            with fs.io.scanning.mapped(path) as buf:
                 index = fs.scan(buf)
                 raw = np.frombuffer(buf, np.uint8)
                 base = index.payload_offsets.astype(np.int64)
@@ -125,7 +125,7 @@ def main(argv: Any = None) -> None:
                 return out
 
         def numpy_structured() -> Any:
-            with fs.scanning.mapped(path) as buf:
+            with fs.io.scanning.mapped(path) as buf:
                 dtype = np.dtype({"names": names, "formats": dtypes, "offsets": [4 + a for a in at],
                                   "itemsize": frame})
                 rec = np.frombuffer(buf, dtype, n)

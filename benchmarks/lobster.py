@@ -86,9 +86,9 @@ def candidates(files: Dict[str, Path]) -> List[Tuple[str, str, Callable[[], Any]
 
     return [
         ("flatstream: read full stream (payloads)", "stream", read_stream),
-        ("flatstream: decode to columns (per message)", "stream",
+        ("flatstream: decode to columns (columnar kernel)", "stream",
          lambda: storage.decode_columns(files["stream"], codec)),
-        ("flatstream: to pandas (per message)", "stream",
+        ("flatstream: to pandas (columnar kernel)", "stream",
          lambda: storage.message_frame(storage.decode_columns(files["stream"], codec))),
         ("pandas.read_csv (CSV)", "csv", lambda: pd.read_csv(files["csv"], header=None, names=names)),
         ("pyarrow.csv.read_csv (CSV) to pandas", "csv", lambda: pcsv.read_csv(
