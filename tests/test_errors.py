@@ -129,3 +129,57 @@ def test_errors_are_raised_in_the_specs_order() -> None:
     ]
     for data, error_type in cases:
         assert type(_error_from(reference_stream([b"ok"], "crc16") + data, deframer)) is error_type
+
+
+# -- errors name the frame, by index and by byte offset -------------------------
+
+
+def _damaged(kind: str) -> "tuple[bytes, int]":
+    import io as _io
+    import struct as _struct
+
+    import flatstream as _fs
+
+    out = _io.BytesIO()
+    with _fs.StreamWriter(out, _fs.ChecksumFramer("crc32")) as w:
+        w.write_many(bytes([i]) * 10 for i in range(8))
+        data = bytearray(out.getvalue())
+    at = 5 * 18  # frame 5 (4 + 4 + 10 bytes a frame)
+    if kind == "checksum":
+        data[at + 12] ^= 1
+    elif kind == "limit":
+        data[at : at + 4] = _struct.pack("<I", 1 << 20)
+    elif kind == "eof":  # cut inside frame 5
+        data = data[: at + 9]
+    return bytes(data), at
+
+
+@pytest.mark.parametrize("kind", ["checksum", "limit", "eof"])
+def test_errors_carry_the_frame_index(kind: str) -> None:
+    import io as _io
+
+    import flatstream as _fs
+
+    data, at = _damaged(kind)
+    deframer = _fs.ChecksumDeframer("crc32", max_frame_len=4096)
+    for source in (data, _io.BytesIO(data)):
+        reader = _fs.StreamReader(source, deframer)
+        with pytest.raises(_fs.FlatstreamError) as caught:
+            list(reader)
+        assert (caught.value.frame_index, caught.value.offset) == (5, at)
+        assert f"frame 5 at byte {at}" in str(caught.value)
+    if kind != "eof":
+        with pytest.raises(_fs.FlatstreamError) as caught:
+            _fs.verify(data, "crc32", max_frame_len=4096)
+        assert (caught.value.frame_index, caught.value.offset) == (5, at)
+
+
+def test_validation_errors_carry_the_frame_index() -> None:
+    import flatstream as _fs
+
+    data, _ = _damaged("clean")
+    refuse_five = _fs.TypedValidator(lambda p: bytes(p)[:1] != b"\x05", name="no fives")
+    reader = _fs.StreamReader(data, _fs.ChecksumDeframer("crc32").with_validator(refuse_five))
+    with pytest.raises(_fs.ValidationFailed) as caught:
+        list(reader)
+    assert (caught.value.frame_index, caught.value.offset) == (5, 90)

@@ -22,17 +22,22 @@ __all__ = [
 class FlatstreamError(Exception):
     """Base of every error flatstream raises itself.
 
-    ``offset`` is the byte offset of the frame concerned, where the reader or
-    writer knows it (the reader fills it in as the error passes through).
+    ``offset`` is the byte offset of the frame concerned and ``frame_index``
+    its index, where the reader or writer knows them (the reader fills them in
+    as the error passes through).
     """
 
     offset: Optional[int] = None
+    #: How many frames came before the one concerned (its index from where
+    #: reading started), where the reader knows it.
+    frame_index: Optional[int] = None
 
     def _describe(self) -> str:
         return super().__str__()
 
     def __str__(self) -> str:
-        where = "" if self.offset is None else f" (frame at byte {self.offset})"
+        frame = "frame" if self.frame_index is None else f"frame {self.frame_index}"
+        where = "" if self.offset is None else f" ({frame} at byte {self.offset})"
         return f"{self._describe()}{where}"
 
     def __reduce__(self) -> Any:

@@ -364,6 +364,9 @@ pub struct FrameDecoder {
     error: Option<Py<PyAny>>,
     #[pyo3(get)]
     frame_offset: u64,
+    /// Frames returned so far (the index of the next one).
+    #[pyo3(get)]
+    frames: u64,
     read: Option<Py<PyAny>>,
     chunk_size: usize,
     steps: Vec<Py<PyAny>>,
@@ -419,6 +422,7 @@ impl FrameDecoder {
             borrowed: false,
             error: None,
             frame_offset: 0,
+            frames: 0,
             read: None,
             chunk_size: 256 * 1024,
             steps,
@@ -466,11 +470,15 @@ impl FrameDecoder {
 
     fn fail(&mut self, py: Python<'_>, kind: &str, a: u64, b: u64, offset: u64) -> PyErr {
         let available = self.storage.len() - self.pos;
-        let made = self
-            .hooks
-            .make_error
-            .bind(py)
-            .call1((kind, a, b, offset, self.width, available));
+        let made = self.hooks.make_error.bind(py).call1((
+            kind,
+            a,
+            b,
+            offset,
+            self.width,
+            available,
+            self.frames,
+        ));
         match made {
             Ok(error) => {
                 self.error = Some(error.clone().unbind());
@@ -540,6 +548,7 @@ impl FrameDecoder {
         }
         self.pos = payload + len;
         self.frame_offset = here;
+        self.frames += 1;
         Ok(Event::Frame(view))
     }
 
@@ -556,6 +565,7 @@ impl FrameDecoder {
                     && value.getattr("offset")?.is_none()
                 {
                     value.setattr("offset", self.frame_offset)?;
+                    value.setattr("frame_index", self.frames.saturating_sub(1))?;
                 }
                 return Err(err);
             }
@@ -826,6 +836,7 @@ impl FrameDecoder {
             );
             if let Step::Frame { payload, len } = found {
                 self.frame_offset = self.base + at as u64;
+                self.frames += 1;
                 self.pos = payload + len;
                 if let Some(view) = self.recycled(py, payload, len) {
                     return Ok(Some(view));

@@ -161,9 +161,9 @@ def _run(
         collect,
     )
     if status == _kernels.LIMIT:
-        raise make_error("limit", a, b, stop, checksum.width, len(data) - stop)
+        raise make_error("limit", a, b, stop, checksum.width, len(data) - stop, frames)
     if status == _kernels.CHECKSUM:
-        raise make_error("checksum", a, b, stop, checksum.width, len(data) - stop)
+        raise make_error("checksum", a, b, stop, checksum.width, len(data) - stop, frames)
     end = RecoveryEnd.CLEAN_EOF if status == _kernels.CLEAN else RecoveryEnd.TORN_TAIL
     return offsets, lengths, frames, payload_bytes, stop, end
 

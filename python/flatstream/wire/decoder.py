@@ -70,23 +70,28 @@ DEFAULT_CHUNK_SIZE = 256 * 1024
 
 
 def make_error(
-    kind: str, a: int, b: int, offset: int, width: int, available: int
+    kind: str, a: int, b: int, offset: int, width: int, available: int,
+    frame_index: Optional[int] = None,
 ) -> FlatstreamError:
     """The error for a bad frame at ``offset``; shared by both decoder twins.
 
     ``kind`` is "eof" (a = bytes the frame needs, b = header length), "limit"
     (a = declared length, b = limit) or "checksum" (a = stored, b = calculated).
     """
+    error: FlatstreamError
     if kind == "eof":
         where = "header" if a == b else "payload"
-        return UnexpectedEof(
+        error = UnexpectedEof(
             f"input ended inside a frame {where}", needed=a, available=available, offset=offset
         )
-    if kind == "limit":
-        return InvalidFrame("frame too long", declared_len=a, limit=b, offset=offset)
-    if kind == "checksum":
-        return ChecksumMismatch(a, b, width=width, offset=offset)
-    raise ValueError(f"unknown error kind {kind!r}")
+    elif kind == "limit":
+        error = InvalidFrame("frame too long", declared_len=a, limit=b, offset=offset)
+    elif kind == "checksum":
+        error = ChecksumMismatch(a, b, width=width, offset=offset)
+    else:
+        raise ValueError(f"unknown error kind {kind!r}")
+    error.frame_index = frame_index
+    return error
 
 
 def bytes_view(data: Any) -> memoryview:
@@ -139,6 +144,7 @@ class PyFrameDecoder:
         # first, and the next read raises this.
         self._pending: Optional[Exception] = None
         self.frame_offset: int = 0  # stream offset of the frame last returned
+        self.frames: int = 0  # frames returned so far
 
     @classmethod
     def over(
@@ -338,6 +344,7 @@ class PyFrameDecoder:
         except FlatstreamError as error:
             if error.offset is None:
                 error.offset = self.frame_offset
+                error.frame_index = self.frames - 1
             raise
         return payload
 
@@ -355,6 +362,7 @@ class PyFrameDecoder:
                 self._check_custom(start, payload)
             self._pos = end
             self.frame_offset = self._base + start
+            self.frames += 1
             return payload
         if self._error is not None:
             raise self._error
@@ -396,7 +404,8 @@ class PyFrameDecoder:
 
     def _fail(self, kind: str, a: int, b: int) -> FlatstreamError:
         self._error = make_error(
-            kind, a, b, self._base + self._pos, self.width, len(self._buf) - self._pos
+            kind, a, b, self._base + self._pos, self.width, len(self._buf) - self._pos,
+            self.frames,
         )
         return self._error
 
