@@ -40,7 +40,9 @@ from test_schema_support import (
 )
 
 import flatstream as fs
-from flatstream.schema import codecs as codec_module
+from flatstream.schema import _compiler as compiler_module
+from flatstream.schema import _decoder as decoder_module
+from flatstream.schema import _encoder as encoder_module
 from helpers import runtime_matches_flatc
 
 SETTINGS = settings(
@@ -154,7 +156,7 @@ def test_flatc_json_reads_every_example(example: Loaded, data: st.DataObject, tm
 def test_generic_decoder_agrees(features: Loaded, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past the per-table limit of compiled vtables the codec reads vtables at
     run time; the result must not change."""
-    monkeypatch.setattr(codec_module, "_VTABLE_CACHE_LIMIT", 0)
+    monkeypatch.setattr(decoder_module, "_VTABLE_CACHE_LIMIT", 0)
     schema = fs.load_schema(features.fbs)  # a fresh compiler sees the patched limit
     codec = schema.codec()
     official_forms = []
@@ -169,7 +171,7 @@ def test_generic_decoder_agrees(features: Loaded, monkeypatch: pytest.MonkeyPatc
         official_forms.append(form)
 
     check()
-    assert official_forms and not codec_module._Compiler.__dict__.get("unused")
+    assert official_forms and not compiler_module._Compiler.__dict__.get("unused")
 
 
 @pytest.mark.parametrize("name", ["features", "telemetry", "lobster_message"])
@@ -180,7 +182,7 @@ def test_interpreted_layouts_agree(
     optional fields has many) the encoder interprets; the bytes must not change."""
     if not OFFICIAL_LAYOUT:
         pytest.skip("compares with the official object API, whose layout is flatc's release's")
-    monkeypatch.setattr(codec_module, "_LAYOUT_CACHE_LIMIT", 0)
+    monkeypatch.setattr(encoder_module, "_LAYOUT_CACHE_LIMIT", 0)
     loaded = features if name == "features" else Loaded(SCHEMAS / f"{name}.fbs", tmp_path / "gen")
     schema = fs.load_schema(loaded.fbs)  # a fresh compiler sees the patched limit
     codec = schema.codec()

@@ -477,7 +477,7 @@ def test_the_mode_is_chosen_at_call_time(kernel_mode: str) -> None:
     """The native codec hands each call to the pure twins it was given while
     ``_kernels.TableCodec`` is None, and runs itself otherwise."""
     from flatstream.schema._native import bind, native_codec
-    from flatstream.schema.codecs import _compiler
+    from flatstream.schema._compiler import compiler_for as _compiler
 
     codec = fs.codec(TelemetryEvent)
     calls = []

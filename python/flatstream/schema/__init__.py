@@ -22,10 +22,12 @@ Modules: :mod:`.model` (the schema dataclasses), :mod:`.decorators`
 (``to_fbs``), :mod:`.codecs` (the compiler), :mod:`.verifier`.
 """
 
+from .api import codec
 from .bfbs import compile_fbs, find_flatc, load_schema, schema_from_bfbs
-from .codecs import MAX_BUFFER_SIZE, Codec, codec
+from .codecs import MAX_BUFFER_SIZE, Codec
 from .decorators import field, is_struct, is_table, schema_of, struct, table
 from .errors import DecodeError, EncodeError, VerificationError
+from .fbs_text import schema_to_fbs as _schema_to_fbs  # noqa: F401  (registers Schema.to_fbs)
 from .model import (
     BaseType,
     EnumDef,
@@ -38,6 +40,7 @@ from .model import (
     UnionDef,
     UnionMember,
 )
+from .pyclasses import python_type as _python_type  # noqa: F401  (registers Schema.python_type)
 from .types import f32, f64, i8, i16, i32, i64, u8, u16, u32, u64
 from .verifier import SchemaVerifier, VerifyOptions, verify
 

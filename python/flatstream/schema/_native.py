@@ -15,14 +15,14 @@ from __future__ import annotations
 import inspect
 import struct
 import types
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from .. import _kernels
+from ._decoder import _Decoder as _Compiler
+from ._gen import field_or_none as _field_or_none
 from .errors import DecodeError
 from .model import SCALARS, BaseType, SchemaError, StructDef, TableDef
-
-if TYPE_CHECKING:
-    from .codecs import _Compiler
+from .pyclasses import init_order as _init_order
 
 __all__ = ["native_codec", "bind"]
 
@@ -65,8 +65,6 @@ def native_codec(
     native_class = getattr(_kernels.native, "TableCodec", None)
     if native_class is None:
         return None
-    from .codecs import _field_or_none, _init_order
-
     items = compiler.items(table)
     if not items or len(items) > _MAX_FIELDS:
         return None

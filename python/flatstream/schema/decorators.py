@@ -48,6 +48,7 @@ from .model import (
     UnionMember,
     check_scalar_default,
 )
+from .pyclasses import class_hints
 from .types import Scalar
 
 if typing.TYPE_CHECKING:
@@ -558,19 +559,6 @@ class _Builder:
                 raise SchemaError(f"{where}: vectors of vectors or unions are not supported")
             return FieldType(BaseType.VECTOR, element.base, element.ref)
         raise SchemaError(f"{where}: cannot map the annotation {hint!r} to a FlatBuffers type")
-
-
-def class_hints(cls: Any) -> Dict[str, Any]:
-    """The resolved annotations of a decorated class (``Annotated`` kept)."""
-    local = dict(cls.__dict__.get("__flatstream_locals__") or {})
-    local.setdefault(cls.__name__, cls)
-    try:
-        return typing.get_type_hints(cls, localns=local, include_extras=True)
-    except NameError as exc:
-        raise SchemaError(
-            f"cannot resolve the annotations of {cls.__qualname__}: {exc} "
-            "(define the classes it names before it, or at module level)"
-        ) from exc
 
 
 def layout_struct(struct: StructDef, schema: Schema, force_align: Optional[int] = None) -> None:

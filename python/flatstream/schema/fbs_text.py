@@ -21,6 +21,7 @@ from .model import (
     StructDef,
     TableDef,
     UnionDef,
+    register_builder,
 )
 
 __all__ = ["schema_to_fbs"]
@@ -249,3 +250,6 @@ def schema_to_fbs(schema: Schema) -> str:
     if schema.file_extension is not None:
         out.append(f"file_extension {_quote(schema.file_extension)};")
     return "\n".join(out) + "\n"
+
+
+register_builder("to_fbs", schema_to_fbs)

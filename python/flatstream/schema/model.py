@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 __all__ = [
     "BaseType",
@@ -32,6 +32,27 @@ __all__ = [
     "Schema",
     "SchemaError",
 ]
+
+
+# What a Schema does with itself beyond holding data (make Python classes,
+# compile codecs and verifiers, print .fbs) lives in layers above the model.
+# Those modules register their entry points here when imported (importing
+# ``flatstream.schema`` imports them all), so the model imports none of them
+# and the import graph stays one-way: model <- loaders, model <- compilers.
+_BUILDERS: Dict[str, Callable[..., Any]] = {}
+
+
+def register_builder(kind: str, fn: Callable[..., Any]) -> None:
+    """Install the implementation of a :class:`Schema` method that lives
+    above the model (``python_type``, ``codec``, ``verifier``, ``to_fbs``)."""
+    _BUILDERS[kind] = fn
+
+
+def _builder(kind: str) -> Callable[..., Any]:
+    fn = _BUILDERS.get(kind)
+    if fn is None:  # only if a model module is used without its package
+        raise SchemaError(f"no {kind} implementation is registered (import flatstream.schema)")
+    return fn
 
 
 class SchemaError(ValueError):
@@ -313,10 +334,7 @@ class Schema:
         full = self.resolve(name)
         cls = self.python_types.get(full)
         if cls is None:
-            from .codecs import _make_class, _make_enum
-
-            cls = _make_enum(self, full) if full in self.enums else _make_class(self, full)
-            self.python_types[full] = cls
+            cls = self.python_types[full] = _builder("python_type")(self, full)
         return cls
 
     # -- codecs ------------------------------------------------------------
@@ -331,14 +349,12 @@ class Schema:
     ) -> Any:
         """The codec for table ``name`` (the root table by default), compiled
         once per set of options. See :func:`flatstream.schema.codec`."""
-        from .codecs import Codec
-
         table = self.table(name)
         options = (force_defaults, max_size, file_identifier)
         key = (table.name, options)
         codec = self._codecs.get(key)
         if codec is None:
-            codec = Codec(
+            codec = _builder("codec")(
                 self,
                 table,
                 force_defaults=force_defaults,
@@ -351,17 +367,13 @@ class Schema:
     def verifier(self, name: Optional[str] = None, **options: Any) -> Any:
         """A validator (``name``, ``validate(payload)``) that verifies payloads
         against table ``name`` (the root table by default)."""
-        from .verifier import SchemaVerifier
-
-        return SchemaVerifier(self, self.table(name), **options)
+        return _builder("verifier")(self, self.table(name), **options)
 
     # -- .fbs text ---------------------------------------------------------
 
     def to_fbs(self) -> str:
         """The schema as ``.fbs`` text that ``flatc`` compiles to the same schema."""
-        from .fbs_text import schema_to_fbs
-
-        return schema_to_fbs(self)
+        return _builder("to_fbs")(self)  # type: ignore[no-any-return]
 
     def __str__(self) -> str:
         return self.to_fbs()

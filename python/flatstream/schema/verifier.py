@@ -39,8 +39,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from .. import _kernels
+from ._compiler import fixed_message
 from .errors import VerificationError
-from .model import SCALARS, BaseType, Schema, SchemaError, TableDef
+from .model import SCALARS, BaseType, Schema, SchemaError, TableDef, register_builder
 
 __all__ = ["VerifyOptions", "SchemaVerifier", "verify", "compile_verifier"]
 
@@ -523,8 +524,6 @@ class _Compiler:
     def known_shape(self, name: str, ident: Optional[str]) -> Optional[Tuple[bytes, int]]:
         """``codecs.fixed_message`` for ``name``, if this verifier accepts
         that shape (checked once, on a buffer of zeros after the header)."""
-        from .codecs import fixed_message
-
         try:
             shape = fixed_message(self.schema, name, ident)
         except SchemaError:
@@ -869,3 +868,6 @@ class SchemaVerifier:
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
+
+
+register_builder("verifier", SchemaVerifier)
