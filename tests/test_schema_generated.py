@@ -14,6 +14,7 @@ from typing import Any, List
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from helpers import runtime_matches_flatc
 from test_schema_support import (
     build,
     canonical,
@@ -155,6 +156,10 @@ def schemas(draw: Any) -> fs.Schema:
 
 
 _directories = itertools.count()
+# The byte-for-byte comparison holds only when the runtime is flatc's own
+# release (see helpers.runtime_matches_flatc); with the dependency floor's
+# older runtime the official bytes are still decoded and checked below.
+OFFICIAL_LAYOUT = runtime_matches_flatc()
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -177,7 +182,8 @@ def test_generated_schemas_round_trip(schema: fs.Schema, data: st.DataObject, tm
         expected = canonical(loaded, name, form)
         official = pack_objapi(module, loaded, name, form, loaded.file_identifier)
         mine = codec.encode(build(loaded, name, form))
-        assert mine == official, schema.to_fbs()
+        if OFFICIAL_LAYOUT:
+            assert mine == official, schema.to_fbs()
         decoded = normal(loaded, name, codec.decode(official))
         assert same(decoded, expected), explain(decoded, expected)
         read_back = unpack_objapi(module, loaded, name, mine)

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from helpers import runtime_matches_flatc
 from test_schema_support import SCHEMAS, build, generate_module, pack_objapi, values, write_fbs
 
 import flatstream as fs
@@ -31,6 +32,9 @@ from flatstream import _kernels
 from flatstream.schema import DecodeError, EncodeError
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Byte identity with the official builder holds only for flatc's own runtime
+# release (helpers.runtime_matches_flatc); the floor run checks the rest.
+OFFICIAL_LAYOUT = runtime_matches_flatc()
 
 needs_native = pytest.mark.skipif(_kernels.native is None, reason="the extension is not built")
 
@@ -135,7 +139,8 @@ def test_encode_is_byte_identical_to_the_pure_codec_and_the_builder(loaded: Load
     pure_bytes = codec._pure_encode(obj)
     assert native.encode(obj) == pure_bytes
     assert codec.encode(obj) == pure_bytes
-    assert pack_objapi(loaded.module, schema, name, form, codec.file_identifier) == pure_bytes
+    if OFFICIAL_LAYOUT:
+        assert pack_objapi(loaded.module, schema, name, form, codec.file_identifier) == pure_bytes
     for options in ({"force_defaults": True}, {"file_identifier": None}):
         other = schema.codec(**options)
         assert native_of(other).encode(obj) == other._pure_encode(obj)
