@@ -276,6 +276,10 @@ def _scan_large(settings: Settings) -> List[Row]:
     return rows
 
 
+LONG_LIVED = "flatstream none native write_many, long-lived writer"
+MSGPACK_LONG_LIVED = f"{peers.MSGPACK}, long-lived Packer"
+
+
 def _write_many(settings: Settings) -> List[Row]:
     import msgpack
 
@@ -320,6 +324,32 @@ def _write_many(settings: Settings) -> List[Row]:
         sink.write(packer.getbuffer())
 
     cases.append(Case(title, peers.MSGPACK, "write", packer, n, 24 * n))
+
+    # Long-lived writers, as a capture runs: one writer (and one Packer)
+    # writing batch after batch into one sink, so flatstream reuses its batch
+    # buffer and msgpack its packing buffer (reset between batches).
+    long_sink = io.BytesIO()
+    long_writer = fs.StreamWriter(long_sink, fs.Framer("none"))
+
+    def write_many_long_lived() -> None:
+        long_sink.seek(0)
+        long_writer.write_many(payloads)
+
+    cases.append(
+        Case(title, LONG_LIVED, "write", write_many_long_lived, n, 24 * n, "native")
+    )
+    packer_sink = io.BytesIO()
+    long_packer = msgpack.Packer(autoreset=False)
+
+    def packer_long_lived() -> None:
+        packer_sink.seek(0)
+        long_packer.reset()
+        pack = long_packer.pack
+        for p in payloads:
+            pack(p)
+        packer_sink.write(long_packer.getbuffer())
+
+    cases.append(Case(title, MSGPACK_LONG_LIVED, "write", packer_long_lived, n, 24 * n))
 
     def naive() -> None:
         peers.NaiveFraming().write(payloads)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -185,6 +186,31 @@ def test_frame_many_list_of_mixed_buffers() -> None:
         assert native.frame_many(*args)[0] == pure.frame_many(
             [bytes(p) for p in payloads], WIDTH[algo], algo, 1 << 32
         )[0]
+
+
+@pytest.mark.parametrize("kernel", [k for k in (native, pure) if k is not None])
+def test_frame_many_into_a_reused_bytearray(kernel: Any) -> None:
+    out = bytearray(b"old contents, longer than the frames that replace them" * 10)
+    for payloads in ([b"abc", b"de"], [b"x" * 300], [], [bytearray(b"mixed"), b"types"]):
+        for algo in ALGOS:
+            framed, too_long = kernel.frame_many(payloads, WIDTH[algo], algo, 1 << 32, out)
+            assert framed is out and too_long is None
+            assert out == pure.frame_many(payloads, WIDTH[algo], algo, 1 << 32)[0]
+    # too long: nothing framed, out untouched
+    before = bytes(out)
+    assert kernel.frame_many([b"abc", b"toolong"], 0, "none", 3, out) == (None, 1)
+    assert out == before
+    # a live view of out (a sink that kept it, or a payload viewing it) is never overwritten
+    view = memoryview(out)
+    for size in (len(out) - 4, len(out) + 10):  # the same size (no resize) and another
+        with pytest.raises(BufferError, match="exported"):
+            kernel.frame_many([b"y" * size], 0, "none", 1 << 32, out)
+        assert out == before
+    with pytest.raises(BufferError, match="exported"):
+        kernel.frame_many([view[:3], view[3:6]], 0, "none", 1 << 32, out)
+    view.release()
+    with pytest.raises(TypeError):
+        kernel.frame_many([b"a"], 0, "none", 1 << 32, bytes(4))
 
 
 @pytest.mark.parametrize("kernel", [k for k in (native, pure) if k is not None])

@@ -195,6 +195,43 @@ def test_write_many_batches_reach_any_sink_intact(algo: str) -> None:
         assert writer.bytes_written == len(copying.getvalue())
 
 
+@pytest.mark.parametrize("algo", ["none", "crc32", "xxh3_64"])
+def test_write_many_reuses_one_buffer_over_io_sinks_and_never_overwrites_a_kept_view(algo: str) -> None:
+    # An io sink may not keep what write() gets (io's contract), so a
+    # long-lived writer frames every batch into one reused bytearray. A sink
+    # that breaks the contract and keeps a view of it makes the writer stop
+    # reusing (the buffer is exported): the views it kept stay intact.
+    batches = [[bytes([n]) * (n % 5) + b"batch %d" % n for _ in range(40)] for n in range(5)]
+    expected = [reference_stream(batch, algo) for batch in batches]
+    copying = io.BytesIO()
+    writer = fs.StreamWriter(copying, fs.ChecksumFramer(algo))
+    kept: List[memoryview] = []
+
+    class KeepingRaw(io.RawIOBase):
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: Any) -> int:
+            kept.append(memoryview(data))
+            return kept[-1].nbytes
+
+    keeping = fs.StreamWriter(KeepingRaw(), fs.ChecksumFramer(algo))
+    buffers = []
+    for batch in batches:
+        writer.write_many(batch)
+        keeping.write_many(batch)
+        buffers.append(writer._batch)
+    assert copying.getvalue() == b"".join(expected)
+    assert all(b is buffers[0] for b in buffers) and buffers[0] is not None  # one buffer, reused
+    assert [bytes(view) for view in kept] == expected
+    assert keeping._batch is None  # the kept view stopped the reuse
+    # payloads that are views of the reused buffer itself are framed intact
+    view_batch = [bytes(buffers[0][:8]), memoryview(buffers[0])[4:12]]
+    before = [bytes(p) for p in view_batch]
+    writer.write_many(view_batch)
+    assert copying.getvalue().endswith(reference_stream(before, algo))
+
+
 def test_write_many_takes_any_iterable_and_checks_it_all_first() -> None:
     payloads = [b"p%d" % i for i in range(10)]
     sink = RecordingSink()

@@ -2,9 +2,10 @@
 //! mirror `flatstream/_kernels/pure.py`.
 
 use pyo3::buffer::PyBuffer;
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyValueError};
+use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::{PyByteArray, PyBytes, PyList};
 
 use super::borrow::{bytes_of, Borrowed};
 use super::decoder::borrow_buffer;
@@ -107,18 +108,22 @@ pub(super) fn scan<'py>(
 }
 
 /// (frames, None), or (None, index of the first payload over the limit).
-type FrameManyResult<'py> = (Option<Bound<'py, PyBytes>>, Option<usize>);
+type FrameManyResult<'py> = (Option<Bound<'py, PyAny>>, Option<usize>);
 
-/// frame_many(payloads, width, algorithm, max_len) -> (bytes, None), or
-/// (None, index) when payload `index` is longer than `max_len`: every payload
-/// framed, back to back, in one buffer written in place.
+/// frame_many(payloads, width, algorithm, max_len, out=None) -> (frames, None),
+/// or (None, index) when payload `index` is longer than `max_len`: every
+/// payload framed, back to back, in one buffer written in place: a new
+/// `bytes`, or `out` (a bytearray) resized to fit, so a long-lived writer
+/// reuses one buffer (no allocation, no zeroing, no page faults per batch).
 #[pyfunction]
+#[pyo3(signature = (payloads, width, algorithm_name, max_len, out=None))]
 pub(super) fn frame_many<'py>(
     py: Python<'py>,
     payloads: &Bound<'py, PyAny>,
     width: usize,
     algorithm_name: &str,
     max_len: u64,
+    out: Option<&Bound<'py, PyByteArray>>,
 ) -> PyResult<FrameManyResult<'py>> {
     let algo = algorithm(algorithm_name)?;
     if algo.width() != width {
@@ -126,7 +131,7 @@ pub(super) fn frame_many<'py>(
     }
     let max_len = max_len.min(u64::from(u32::MAX));
     if let Ok(list) = payloads.cast_exact::<PyList>() {
-        if let Some(framed) = frame_bytes_list(list, width, algo, max_len)? {
+        if let Some(framed) = frame_bytes_list(list, width, algo, max_len, out)? {
             return Ok(framed);
         }
     }
@@ -145,14 +150,16 @@ pub(super) fn frame_many<'py>(
     for item in &items {
         slices.push(item.bytes(py));
     }
-    let out = PyBytes::new_with(py, total, |out| {
+    // A payload that is a view of `out` holds an export of it while `items`
+    // lives, so `frames_into` refuses to write over it.
+    let framed = frames_into(py, total, out, |buf| {
         let mut at = 0;
         for bytes in &slices {
-            at += frame_at(&mut out[at..], bytes, width, algo.compute(bytes));
+            at += frame_at(&mut buf[at..], bytes, width, algo.compute(bytes));
         }
         Ok(())
     })?;
-    Ok((Some(out), None))
+    Ok((Some(framed), None))
 }
 
 /// `frame_many` of a list of `bytes` (the usual batch), read straight from
@@ -164,6 +171,7 @@ fn frame_bytes_list<'py>(
     width: usize,
     algo: Algorithm,
     max_len: u64,
+    out: Option<&Bound<'py, PyByteArray>>,
 ) -> PyResult<Option<FrameManyResult<'py>>> {
     let mut total = 0usize;
     for (index, item) in list.iter().enumerate() {
@@ -178,20 +186,64 @@ fn frame_bytes_list<'py>(
     }
     // No Python code runs between the passes (the GIL is held throughout),
     // so the list holds the same `bytes` in the second pass; checked anyway.
-    let out = PyBytes::new_with(list.py(), total, |out| {
+    let framed = frames_into(list.py(), total, out, |buf| {
         let mut at = 0;
         for item in list.iter() {
             let bytes = item.cast_exact::<PyBytes>()?.as_bytes();
-            if at + frame_size(bytes.len(), width) > out.len() {
+            if at + frame_size(bytes.len(), width) > buf.len() {
                 return Err(PyRuntimeError::new_err(
                     "the list changed while it was framed",
                 ));
             }
-            at += frame_at(&mut out[at..], bytes, width, algo.compute(bytes));
+            at += frame_at(&mut buf[at..], bytes, width, algo.compute(bytes));
         }
         Ok(())
     })?;
-    Ok(Some((Some(out), None)))
+    Ok(Some((Some(framed), None)))
+}
+
+/// The error of a reused output buffer that something still views (the
+/// pure twin raises the same).
+const OUT_EXPORTED: &str =
+    "the output bytearray is exported (a memoryview of it is alive), so it cannot be reused";
+
+/// `fill` run over the `total` bytes frames go to: a new `bytes`, or `out`
+/// resized to `total` (returned as is). `fill` must write every byte.
+fn frames_into<'py>(
+    py: Python<'py>,
+    total: usize,
+    out: Option<&Bound<'py, PyByteArray>>,
+    fill: impl FnOnce(&mut [u8]) -> PyResult<()>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let Some(out) = out else {
+        return Ok(PyBytes::new_with(py, total, fill)?.into_any());
+    };
+    // A memoryview of `out` still alive (a sink that kept what it was given,
+    // or a payload that is a view of `out`) must never see its bytes change
+    // under it. Resizing refuses while `out` is exported, but not to its
+    // current size, so the exports are checked first, and for every size.
+    // SAFETY: `out` is a live bytearray (the bound reference keeps it alive
+    // and `PyByteArray` checked its type), so its object memory is a
+    // `PyByteArrayObject`; the GIL is held, so no thread changes the field
+    // while it is read. `ob_exports` counts the buffer exports CPython hands out.
+    let exports = unsafe { (*out.as_ptr().cast::<ffi::PyByteArrayObject>()).ob_exports };
+    if exports != 0 {
+        return Err(PyBufferError::new_err(OUT_EXPORTED));
+    }
+    out.resize(total)?;
+    if total == 0 {
+        return Ok(out.clone().into_any());
+    }
+    // SAFETY: no export of `out` exists (checked above), so no Python object
+    // views these bytes, and `fill` runs no Python code (it reads exact
+    // `bytes` and borrowed buffers, which cannot be views of `out`: those
+    // would be exports), so nothing else reads, writes or resizes `out` while
+    // the slice lives; it is dropped before `out` is returned. `resize`
+    // made it `total` bytes long; the bytes past the old size come from
+    // CPython's allocator, and `fill` writes every one of them before anything
+    // reads them (test_writer checks the reused buffer byte for byte).
+    fill(unsafe { out.as_bytes_mut() })?;
+    Ok(out.clone().into_any())
 }
 
 type ScanAllTuple<'py> = (

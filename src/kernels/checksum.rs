@@ -44,7 +44,7 @@ impl Algorithm {
             Self::Crc16 => u64::from(XMODEM.checksum(data)),
             Self::Crc32 => u64::from(crc32fast::hash(data)),
             Self::Crc32c => u64::from(crc32c::crc32c(data)),
-            Self::Xxh3_64 => xxhash_rust::xxh3::xxh3_64(data),
+            Self::Xxh3_64 => twox_hash::XxHash3_64::oneshot(data),
         }
     }
 }

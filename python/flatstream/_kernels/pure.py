@@ -116,11 +116,17 @@ def scan(
 
 
 def frame_many(
-    payloads: Iterable[Any], width: int, algorithm: str, max_len: int
-) -> Tuple[Optional[bytes], Optional[int]]:
+    payloads: Iterable[Any],
+    width: int,
+    algorithm: str,
+    max_len: int,
+    out: Optional[bytearray] = None,
+) -> Tuple[Optional[Any], Optional[int]]:
     """Every payload framed with ``algorithm``, back to back, in one buffer:
     ``(frames, None)``, or ``(None, index)`` if payload ``index`` is longer
-    than ``max_len`` (nothing is framed then)."""
+    than ``max_len`` (nothing is framed then). The buffer is a new ``bytes``,
+    or ``out`` resized to fit, which a long-lived writer reuses; ``out`` must
+    not be viewed by any live memoryview (BufferError)."""
     algo_width, compute = _algorithm(algorithm)
     if algo_width != width:
         raise ValueError("width does not match the algorithm")
@@ -134,7 +140,23 @@ def frame_many(
         parts.append(LENGTH.pack(len(view)))
         parts.append(compute(view).to_bytes(width, "little"))
         parts.append(view)
-    return b"".join(parts), None
+    data = b"".join(parts)
+    if out is None:
+        return data, None
+    if type(out) is not bytearray:
+        raise TypeError(f"out must be a bytearray, not {type(out).__name__}")
+    try:  # a bytearray refuses to grow while exported: the twin's export check
+        out.append(0)
+    except BufferError:
+        raise BufferError(OUT_EXPORTED) from None
+    out[:] = data
+    return out, None
+
+
+#: The error of a reused output buffer that something still views.
+OUT_EXPORTED = (
+    "the output bytearray is exported (a memoryview of it is alive), so it cannot be reused"
+)
 
 
 class FrameSink:

@@ -12,10 +12,14 @@ Three ways in, from simplest to fastest:
 
 ``write_many`` frames a batch into one buffer and hands it to the sink in one
 call. A validator or limit refuses a payload before any byte of it is written.
+Over a sink from the ``io`` module (files, ``BytesIO``, socket files), whose
+``write`` contract lets the caller reuse the buffer once it returns, that
+buffer is the writer's own and reused batch after batch.
 """
 
 from __future__ import annotations
 
+import io
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import flatbuffers
@@ -70,6 +74,11 @@ class StreamWriter:
         self._builder = flatbuffers.Builder(builder_capacity)
         self._encoders: Dict[type, Callable[[Any], Any]] = {}
         self._core: Any = None
+        # io's write() contract: "the caller may release or mutate b after
+        # this method returns", so batches for such a sink are framed into
+        # one reused buffer (no allocation, zeroing or page faults per batch).
+        # Any other sink may keep what it is given, so it gets new bytes.
+        self._batch: Optional[bytearray] = bytearray() if isinstance(sink, io.IOBase) else None
         self.framer = framer if framer is not None else DefaultFramer()
 
     @property
@@ -239,14 +248,29 @@ class StreamWriter:
         data = None
         if framer.plain:
             try:  # a batch of bytes-likes needs no Python work per item
-                data = framer.frame_many(items)
+                data = self._frame_batch(items)
             except TypeError:
                 data = None  # some items need serializing first
         if data is None:
-            data = framer.frame_many(self._payloads_of(items))
+            data = self._frame_batch(self._payloads_of(items))
         self._put(data)
         self._core.count(len(items), len(data))
         return len(items)
+
+    def _frame_batch(self, payloads: List[Any]) -> Any:
+        """``framer.frame_many`` into the writer's reused buffer when it has
+        one (a plain framer over an ``io`` sink), else into new bytes."""
+        framer = self.framer
+        batch = self._batch
+        if batch is None or not framer.plain:
+            return framer.frame_many(payloads)
+        try:
+            return framer.frame_many(payloads, batch)
+        except BufferError:
+            # Something still views the buffer (a sink that kept it against
+            # io's contract, or a payload that is a view of it): never reuse it.
+            self._batch = None
+            return framer.frame_many(payloads)
 
     def _write_checked(self, payloads: List[Any]) -> int:
         """Frame and write byte views that already passed the framer's checks."""

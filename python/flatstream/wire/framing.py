@@ -156,14 +156,16 @@ class Framer:
         """No adapters and a built-in checksum: batches are framed entirely natively."""
         return not self._steps and is_builtin(self.checksum)
 
-    def frame_many(self, payloads: Iterable[Any]) -> bytes:
+    def frame_many(self, payloads: Iterable[Any], out: Optional[bytearray] = None) -> Any:
         """Many frames back to back in one buffer; every payload is checked
-        before any is framed, so a refusal frames nothing."""
+        before any is framed, so a refusal frames nothing. The buffer is new
+        ``bytes``, or, for a plain framer, ``out`` resized to fit (reused by
+        long-lived writers; ``BufferError`` while a memoryview of it lives)."""
         items = payloads if isinstance(payloads, list) else list(payloads)
         if self.plain:
             # One kernel call checks every length against the limit, then frames.
             data, too_long = _kernels.frame_many(
-                items, self.checksum.width, self.checksum.name, self.limit
+                items, self.checksum.width, self.checksum.name, self.limit, out
             )
             if data is None:
                 assert too_long is not None
