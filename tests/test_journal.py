@@ -462,7 +462,10 @@ def test_unclosed_journal_counts_from_the_last_index(tmp_path: Path) -> None:
     summary = fs.count(path)
     assert (summary.frames, summary.payload_bytes) == (49, sum(map(len, items[:49])))
     assert summary.end is fs.RecoveryEnd.TORN_TAIL
-    assert fs.verify(path) == summary
+    with pytest.raises(fs.UnexpectedEof) as torn:
+        fs.verify(path)
+    assert (torn.value.offset, torn.value.frame_index) == (summary.end_offset, summary.frames)
+    assert fs.verify(path, allow_torn_tail=True) == summary
 
 
 def test_a_damaged_length_before_the_last_index_is_corruption(tmp_path: Path) -> None:

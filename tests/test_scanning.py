@@ -68,6 +68,15 @@ def test_every_truncation_is_a_torn_tail_with_the_good_frames(checksum: str) -> 
         clean = cut == boundaries[good]
         assert summary.end is (fs.RecoveryEnd.CLEAN_EOF if clean else fs.RecoveryEnd.TORN_TAIL)
         assert len(fs.scan(data[:cut], checksum)) == good
+        # verify is the whole-file check: a torn tail is an EOFError there
+        assert fs.verify(data[:cut], checksum, allow_torn_tail=True) == summary
+        if clean:
+            assert fs.verify(data[:cut], checksum) == summary
+        else:
+            with pytest.raises(fs.UnexpectedEof) as torn:
+                fs.verify(data[:cut], checksum)
+            assert isinstance(torn.value, EOFError)
+            assert (torn.value.offset, torn.value.frame_index) == (boundaries[good], good)
 
 
 def test_corruption_raises_with_the_frame_offset() -> None:

@@ -24,6 +24,7 @@ from typing import Any, Iterator, Optional, Tuple, Union
 import numpy as np
 
 from .. import _kernels
+from ..errors import UnexpectedEof
 from ..wire.checksums import ChecksumLike, is_builtin
 from ..wire.decoder import bytes_view, make_error
 from ..wire.framing import Deframer
@@ -254,7 +255,25 @@ def verify(
     deframer: Optional[Deframer] = None,
     start: int = 0,
     threads: Optional[int] = None,
+    allow_torn_tail: bool = False,
 ) -> ScanSummary:
-    """A count whose point is the checksums: every frame is read and verified,
-    a journal's footer is checked against its frames, never trusted alone."""
-    return _count(source, checksum, max_frame_len, deframer, start, threads, trust_footer=False)
+    """Check that ``source`` is whole: every frame read and its checksum
+    verified, a journal's footer checked against its frames (never trusted
+    alone). Returns the summary of a clean stream.
+
+    Raises ``ChecksumMismatch``/``InvalidFrame`` on corruption and
+    ``UnexpectedEof`` (an ``EOFError``) when the stream ends inside a frame,
+    a torn tail, with ``offset`` where the good frames end and
+    ``frame_index`` how many there are. ``allow_torn_tail=True`` returns the
+    summary of the good frames instead (``end=TORN_TAIL``), as
+    :func:`count` does: for a capture that is still being written."""
+    summary = _count(source, checksum, max_frame_len, deframer, start, threads, trust_footer=False)
+    if summary.end is RecoveryEnd.TORN_TAIL and not allow_torn_tail:
+        error = UnexpectedEof(
+            f"torn tail: the stream ends inside a frame after {summary.frames} good frames "
+            "(fs.count reports them; fs.recover / `flatstream recover --truncate` cuts the tail)",
+            offset=summary.end_offset,
+        )
+        error.frame_index = summary.frames
+        raise error
+    return summary
