@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh [target|all|rust|python] [seconds]
 #
 # Rust kernels (cargo-fuzz / libFuzzer): scan_any, frame_roundtrip, checksum, verifier, columnar
-# Python paths (atheris / libFuzzer):    decoder, validator, recover, codec, columns
+# Python paths (atheris / libFuzzer):    decoder, validator, recover, salvage, codec, journal, columns
 #
 # Runs one target, or each in turn, for `seconds` (default 600) of wall clock.
 # Corpora live in fuzz/corpus/<target> and grow across runs; crashes are
@@ -27,7 +27,7 @@ ATHERIS_VERSION=3.0.0 # keep equal to atheris in constraints/ci.txt
 export RUSTC_BOOTSTRAP=1
 
 RUST_TARGETS=(scan_any frame_roundtrip checksum verifier columnar)
-PYTHON_TARGETS=(decoder validator recover codec journal columns)
+PYTHON_TARGETS=(decoder validator recover salvage codec journal columns)
 
 what=${1:-all}
 seconds=${2:-600}

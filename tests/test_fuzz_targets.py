@@ -20,7 +20,7 @@ from typing import Iterator, List
 import pytest
 
 FUZZ_DIR = Path(__file__).resolve().parent.parent / "fuzz" / "python"
-TARGETS = ["decoder", "validator", "recover", "codec", "journal", "columns"]
+TARGETS = ["decoder", "validator", "recover", "salvage", "codec", "journal", "columns"]
 MODULES = ["fuzz_common", "seeds"] + [f"fuzz_{t}" for t in TARGETS]
 
 

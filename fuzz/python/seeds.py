@@ -107,6 +107,11 @@ def seeds_for(target: str) -> List[bytes]:
         from fuzz_journal import seeds as journal_seeds
 
         return journal_seeds()
+    if target == "salvage":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from fuzz_salvage import seeds as salvage_seeds
+
+        return salvage_seeds()
     if target == "columns":
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         from fuzz_columns import seeds as columnar_seeds
