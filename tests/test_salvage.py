@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import struct
 from pathlib import Path
-from typing import List, Set
+from typing import Any, List, Set
 
 import pytest
 from hypothesis import given, settings
@@ -69,8 +69,33 @@ def test_random_damage_keeps_every_frame_it_missed(hits: Set[int], seed: int) ->
     for h in hit:
         damaged[h] ^= seed
     report, kept = salvaged(bytes(damaged), "xxh3_64")
-    assert kept == untouched(payloads, starts, header, hit)
-    assert report.frames == len(kept)
+    missed = untouched(payloads, starts, header, hit)
+    # the brute-force oracle of the salvage fuzz target says exactly what survives
+    frames, skipped, _ = salvage_oracle().oracle(bytes(damaged), fs.resolve_checksum("xxh3_64"), 1 << 31)
+    assert kept == [bytes(damaged[a + header:a + header + n]) for a, n in frames]
+    assert report.skipped == skipped and report.frames == len(kept)
+    # every frame kept is an undamaged one, in order; an undamaged frame is
+    # lost only beside damage (after a damaged length, before more damage)
+    assert [p for p in missed if p in kept] == kept
+    assert len(missed) - len(kept) <= len(hit)
+
+
+def salvage_oracle() -> Any:
+    import importlib
+    import sys
+
+    fuzz_dir = str(Path(__file__).resolve().parent.parent / "fuzz" / "python")
+    sys.path.insert(0, fuzz_dir)
+    saved = sys.modules.get("atheris")
+    sys.modules["atheris"] = None  # type: ignore[assignment]  # the oracle needs no atheris
+    try:
+        return importlib.import_module("fuzz_salvage")
+    finally:
+        sys.path.remove(fuzz_dir)
+        if saved is None:
+            sys.modules.pop("atheris", None)
+        else:
+            sys.modules["atheris"] = saved
 
 
 def test_a_clean_stream_is_copied_whole(tmp_path: Path) -> None:
@@ -155,3 +180,62 @@ def test_cli_salvage(tmp_path: Path) -> None:
     assert fs.verify(dst, "xxh3_64").frames == FRAMES - 1
     result = CliRunner().invoke(main, ["salvage", str(src), str(tmp_path / "x.fs")])
     assert result.exit_code == 3 and "checksum" in result.output
+
+
+def _journal(tmp_path: Path, compression: "str | None") -> "tuple[bytes, List[bytes]]":
+    payloads = [struct.pack("<QI", i, i * 3) + bytes([i % 7]) * (i % 5) for i in range(40)]
+    path = tmp_path / f"j-{compression}.fsj"
+    with fs.open(path, "wb", format="journal", checksum="crc32c", compression=compression,
+                 index_every=8) as w:
+        for p in payloads:
+            w.write_payload(p)
+    return path.read_bytes(), payloads
+
+
+@pytest.mark.parametrize("compression", [None, "zstd"])
+def test_a_journal_reads_through_damage_at_every_byte_with_on_corruption_skip(
+    tmp_path: Path, compression: "str | None"
+) -> None:
+    data, payloads = _journal(tmp_path, compression)
+    frames = fs.scan(data, "crc32c")  # every raw frame: header, blocks, index, footer, user
+    starts = frames.offsets.tolist()
+    ends = (frames.offsets + frames.header_len + frames.lengths).tolist()
+    with fs.open(tmp_path / f"j-{compression}.fsj", "rb") as r:
+        header_end = r.header_end
+        # the user messages each raw frame carries (a block carries several)
+        carried: List[List[bytes]] = []
+        layout = r.layout()
+        user = {int(o) - frames.header_len for o in layout.user_offsets}
+        block_of = {b.offset: b for b in layout.blocks}
+        for start in starts:
+            if start in user:
+                carried.append([payloads[len([u for u in user if u < start])]])
+            elif start in block_of:
+                b = block_of[start]
+                carried.append(payloads[b.first_frame:b.first_frame + b.frame_count])
+            else:
+                carried.append([])
+    path = tmp_path / "damaged.fsj"
+    for pos in range(header_end, len(data)):
+        damaged = bytearray(data)
+        damaged[pos] ^= 0x5A
+        path.write_bytes(bytes(damaged))
+        expected = [p for s, e, msgs in zip(starts, ends, carried) if not s <= pos < e for p in msgs]
+        hit = next(k for k, (s, e) in enumerate(zip(starts, ends)) if s <= pos < e)
+        skips: List[tuple] = []
+        with fs.open(path, "rb", on_corruption="skip", on_skip=lambda a, b: skips.append((a, b))) as r:
+            assert len(r) == len(expected), pos
+            assert [bytes(p) for p in r] == expected, pos
+            if expected:
+                assert [bytes(r[i]) for i in (0, len(r) - 1)] == [expected[0], expected[-1]]
+            assert skips == r.skipped
+            if skips:  # the damaged frame is skipped, to the next frame that verifies (or the end)
+                assert len(skips) == 1 and skips[0][0] == starts[hit], (pos, skips)
+                assert skips[0][1] == (starts[hit + 1] if hit + 1 < len(starts) else len(data)), pos
+            else:  # a damaged length in the last frame makes it run past the end: a torn tail
+                assert hit == len(starts) - 1 and r.layout().torn, pos
+        if skips:
+            with pytest.raises(fs.FlatstreamError):  # without skip, damage is an error
+                with fs.open(path, "rb") as r:
+                    list(r)
+                    r.layout()

@@ -42,6 +42,7 @@ with instrumented():
     from flatstream import _kernels
 
 from fuzz_decoder import ChunkedSource, describe, oracle
+from fuzz_salvage import resync_after
 
 Outcome = Tuple[Any, ...]
 
@@ -70,21 +71,12 @@ def expected_outcome(stream: bytes, checksum: Any, limit: int) -> Outcome:
 
 
 def first_valid_frame_after(stream: bytes, start: int, checksum: Any, limit: int) -> Any:
-    """The brute-force oracle of recovery's resync search: the first offset
-    from ``start`` where a non-empty frame within the limit, with a non-zero
-    stored checksum that matches its payload, fits in the stream."""
-    width = checksum.width
-    if not width or not fs.wire.checksums.is_builtin(checksum):
+    """The brute-force oracle of recovery's resync search (the salvage
+    target's: a non-empty frame within the limit, with a non-zero stored
+    checksum that matches, that fits and that the stream goes on after)."""
+    if not checksum.width or not fs.wire.checksums.is_builtin(checksum):
         return None
-    header = 4 + width
-    for at in range(start, len(stream) - header + 1):
-        length = struct.unpack_from("<I", stream, at)[0]
-        if not 0 < length <= limit or at + header + length > len(stream):
-            continue
-        stored = int.from_bytes(stream[at + 4 : at + header], "little")
-        if stored and checksum.compute(stream[at + header : at + header + length]) == stored:
-            return at
-    return None
+    return resync_after(stream, start, checksum, limit)
 
 
 def clean_frame_count(data: bytes, checksum: Any, limit: int) -> int:

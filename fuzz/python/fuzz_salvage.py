@@ -9,7 +9,9 @@ Properties, in both kernel modes:
 - ``fs.salvage`` keeps exactly the frames, and skips exactly the byte ranges,
   of a brute-force oracle written here: read frames in order; at a bad one,
   try every later offset until a non-empty frame within the limit, with a
-  non-zero stored checksum that matches, fits in the stream;
+  non-zero stored checksum that matches, fits in the stream and is followed
+  by a valid frame, the end, or the point the bad frame's length leads to
+  (that point itself taken as is when a frame verifies there);
 - what it copies to ``dst`` is those frames byte for byte, and scans clean;
 - ``StreamReader(on_corruption="skip")`` yields the same payloads and calls
   ``on_skip`` with the same ranges, except that a torn tail with nothing valid
@@ -51,10 +53,26 @@ def frame_at(stream: bytes, at: int, checksum: Any, limit: int) -> Optional[int]
 
 def resync_after(stream: bytes, start: int, checksum: Any, limit: int) -> Optional[int]:
     header = 4 + checksum.width
-    for at in range(start, len(stream) - header + 1):
+
+    def eligible(at: int) -> bool:
         length = frame_at(stream, at, checksum, limit)
-        if length and int.from_bytes(stream[at + 4 : at + header], "little"):
-            return at
+        return bool(length) and any(stream[at + 4 : at + header])
+
+    bad = start - 1
+    declared_end = None
+    if bad + 4 <= len(stream):
+        candidate = bad + header + struct.unpack_from("<I", stream, bad)[0]
+        if eligible(candidate):
+            declared_end = candidate
+    for at in range(start, len(stream) - header + 1):
+        if not eligible(at):
+            continue
+        after = at + header + struct.unpack_from("<I", stream, at)[0]
+        if at != declared_end and after not in (declared_end, len(stream)) and frame_at(
+            stream, after, checksum, limit
+        ) is None:
+            continue  # nothing valid follows: a frame-shaped lookalike
+        return at
     return None
 
 

@@ -109,10 +109,10 @@ def open(  # noqa: A001 - mirrors builtins.open on purpose
     stream, after verifying its tail and cutting only a torn last frame
     (``w.repaired``).
 
-    ``on_corruption="skip"`` (raw ``"rb"``, with a checksum) reads through
-    damaged frames: each skipped byte range goes to ``on_skip(start, end)``
-    and reading goes on from the next frame that verifies
-    (:mod:`flatstream.io.salvage`)."""
+    ``on_corruption="skip"`` (``"rb"``: a journal, or a raw stream with a
+    checksum) reads through damaged frames: each skipped byte range goes to
+    ``on_skip(start, end)`` and reading goes on from the next frame that
+    verifies (:mod:`flatstream.io.salvage`)."""
     if mode not in ("rb", "wb", "ab", "xb"):
         raise ValueError(f"mode must be 'rb', 'wb', 'ab' or 'xb', not {mode!r}")
     checksum_given: ChecksumLike = None if checksum is _UNSET else ("none" if checksum is None else checksum)
@@ -147,12 +147,13 @@ def open(  # noqa: A001 - mirrors builtins.open on purpose
         except BaseException:
             jfile.close()
             raise
-    if on_corruption != "raise" and (mode != "rb" or checksum_given is None and deframer is None):
-        raise TypeError("on_corruption='skip' reads a raw stream: pass mode='rb' and checksum=")
+    if on_corruption != "raise" and mode != "rb":
+        raise TypeError("on_corruption='skip' is for reading: pass mode='rb'")
     if mode == "rb" and format != "raw" and checksum_given is None and framer is None and deframer is None:
         from .journal import JournalReader
 
-        return JournalReader(path, max_frame_len=max_frame_len)
+        return JournalReader(path, max_frame_len=max_frame_len, on_corruption=on_corruption,
+                             on_skip=on_skip)
     if mode == "ab" and format != "raw" and framer is None:
         if any(value is not None for value in journal_options.values()):
             raise TypeError("schema, metadata, compression, index_every and key are set when a journal is created")

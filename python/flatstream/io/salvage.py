@@ -39,6 +39,7 @@ def find_resync(data: Any, start: int, algorithm: str, width: int, max_frame_len
     """The first offset at or after ``start`` where a frame with a plausible
     length (non-zero, within the limit and the buffer), a non-zero stored
     checksum and a valid ``algorithm`` checksum begins; None if there is none.
+    ``start - 1`` is where the bad frame began.
 
     The lengths at a window of offsets are read at once (numpy) and only the
     offsets whose frame would fit are checked with the scan kernel, so a
@@ -47,12 +48,52 @@ def find_resync(data: Any, start: int, algorithm: str, width: int, max_frame_len
     FlatBuffers) are otherwise valid empty frames for the CRCs, and
     CRC-16/XMODEM of zeros is zero. Worst case (a crafted stretch of lengths
     that all fit) it is one checksum per offset.
+
+    Damaged bytes are often a frame's payload, and structured payloads can
+    hold frame-shaped bytes that verify (CRCs are linear: ``crc32c(b"\\xff")``
+    is ``0xff000000``, so ``01 00 00 00 00 00 00 ff ff`` is a valid frame). So
+    a candidate counts only if the stream goes on after it the way a writer
+    leaves it: a valid frame follows, or the end, or the point the bad
+    frame's own length leads to; and that point itself, when a frame verifies
+    there, is taken as is (the bad frame's length was intact). A real frame
+    chains on; a lookalike does not. The cost: an intact frame between a
+    frame with a damaged length and more damage is skipped with them
+    (reported in the skipped range, never silently).
     """
     if width == 0:
         raise ValueError("there is nothing to resync on without a checksum")
     header = 4 + width
     view = np.frombuffer(data, dtype=np.uint8)
     end = len(view)
+
+    def plausible(at: int) -> Optional[int]:
+        """The end of an eligible, verifying frame at ``at``, or None."""
+        if at + header > end:
+            return None
+        length = int.from_bytes(view[at:at + 4].tobytes(), "little")
+        if not 0 < length <= max_frame_len or at + header + length > end:
+            return None
+        if not view[at + 4:at + header].any():
+            return None
+        _offsets, found, _stop, _status, _a, _b = _kernels.scan(
+            data, at, width, algorithm, max_frame_len, 1
+        )
+        return at + header + length if found else None
+
+    def followed(after: int, declared_end: Optional[int]) -> bool:
+        if after in (declared_end, end):
+            return True
+        _offsets, found, _stop, _status, _a, _b = _kernels.scan(
+            data, after, width, algorithm, max_frame_len, 1
+        )
+        return bool(found)
+
+    bad = start - 1
+    declared_end: Optional[int] = None
+    if 0 <= bad and bad + 4 <= end:
+        candidate = bad + header + int.from_bytes(view[bad:bad + 4].tobytes(), "little")
+        if plausible(candidate) is not None:
+            declared_end = candidate
     first = start
     while first + header <= end:
         last = min(first + _WINDOW, end - header + 1)  # candidate offsets [first, last)
@@ -71,13 +112,14 @@ def find_resync(data: Any, start: int, algorithm: str, width: int, max_frame_len
         for k in range(width):
             nonzero |= chunk[4 + k : 4 + k + count] != 0
         fits &= nonzero
-        for candidate in np.flatnonzero(fits):
-            at = first + int(candidate)
-            _offsets, found, _stop, _status, _a, _b = _kernels.scan(
-                data, at, width, algorithm, max_frame_len, 1
-            )
-            if found:
-                return at
+        for candidate in np.flatnonzero(fits).tolist():
+            at = first + candidate
+            frame_end = plausible(at)
+            if frame_end is None:
+                continue
+            if at != declared_end and not followed(frame_end, declared_end):
+                continue  # nothing valid follows: a lookalike in damaged bytes
+            return at
         first = last
     return None
 

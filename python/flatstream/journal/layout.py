@@ -35,7 +35,7 @@ from .records import (
     encode_index,
 )
 
-__all__ = ["Layout", "BlockRef", "scan_layout", "footer_frame_len", "index_frame_len", "last_index",
+__all__ = ["Layout", "BlockRef", "scan_layout", "salvage_layout", "footer_frame_len", "index_frame_len", "last_index",
            "read_footer", "tail_count"]
 
 _U32 = struct.Struct("<I")
@@ -68,6 +68,8 @@ class Layout:
     metadata_frames: int = 0
     metadata_bytes: int = 0
     footers: List[int] = field(default_factory=list)
+    #: Byte ranges read past (:func:`salvage_layout` only).
+    skipped: List[Tuple[int, int]] = field(default_factory=list)
 
 
 def footer_frame_len(width: int) -> int:
@@ -155,9 +157,73 @@ def scan_layout(
         raise make_error("limit", a, b, stop, width, len(buf) - stop)
     if status == _kernels.CHECKSUM:
         raise make_error("checksum", a, b, stop, width, len(buf) - stop)
-    torn = status != _kernels.CLEAN
     offsets = np.frombuffer(offsets_b or b"", dtype="<u8")  # collect=True: never None
     lengths = np.frombuffer(lengths_b or b"", dtype="<u4")
+    return _classify(buf, checksum, offsets, lengths, stop, status != _kernels.CLEAN,
+                     base_frames, strict=True)
+
+
+def salvage_layout(
+    buf: Any,
+    checksum: BuiltinChecksum,
+    header_end: int,
+    *,
+    max_frame_len: Optional[int] = None,
+) -> Layout:
+    """The frames that verify, read through damage: after a bad frame,
+    scanning goes on from the next offset where a frame verifies (as
+    :func:`flatstream.salvage` does); the skipped byte ranges are in
+    ``Layout.skipped``. Index and footer frames are not trusted for counts
+    (damage may have cost frames they count), so frames are numbered as they
+    survive; a torn last frame with nothing valid after it is a torn tail, as
+    in :func:`scan_layout`."""
+    from ..io.salvage import find_resync
+
+    width = checksum.width
+    limit = DEFAULT_MAX_FRAME_LEN if max_frame_len is None else max_frame_len
+    end = len(buf)
+    pos, torn = header_end, False
+    offsets_parts: List[np.ndarray] = []
+    lengths_parts: List[np.ndarray] = []
+    skipped: List[Tuple[int, int]] = []
+    while True:
+        offsets_b, lengths_b, stop, status, _a, _b = _kernels.scan(
+            buf, pos, width, checksum.name, limit, 1 << 62
+        )
+        offsets_parts.append(np.frombuffer(offsets_b, dtype="<u8"))
+        lengths_parts.append(np.frombuffer(lengths_b, dtype="<u4"))
+        if status == _kernels.CLEAN:
+            break
+        resync = find_resync(buf, stop + 1, checksum.name, width, limit)
+        if resync is None:
+            if status == _kernels.CHECKSUM or status == _kernels.LIMIT:
+                skipped.append((stop, end))  # damage, then nothing valid to the end
+            else:
+                torn = True  # the last frame runs past the end: a torn tail
+            break
+        skipped.append((stop, resync))
+        pos = resync
+    layout = _classify(buf, checksum, np.concatenate(offsets_parts), np.concatenate(lengths_parts),
+                       stop, torn, 0, strict=False)
+    layout.skipped = skipped
+    return layout
+
+
+def _classify(
+    buf: Any,
+    checksum: BuiltinChecksum,
+    offsets: np.ndarray,
+    lengths: np.ndarray,
+    stop: int,
+    torn: bool,
+    base_frames: int,
+    *,
+    strict: bool,
+) -> Layout:
+    """Metadata frames told from user frames and, with ``strict``, checked
+    against where they sit; without it (frames read through damage) index
+    frames are left out and blocks numbered as they come."""
+    width = checksum.width
     hl = 4 + width
     meta_mask = np.zeros(len(offsets), dtype=bool)
     if len(offsets):
@@ -192,6 +258,12 @@ def scan_layout(
         payload = buf[off + hl:off + hl + int(lengths[k])]
         ident = bytes(payload[4:8])
         frames_seen = base_frames + int(user_before[k]) + block_frames
+        if not strict:
+            if ident == BLOCK_ID:
+                blk = decode_block(payload)
+                blocks.append(BlockRef(off, frames_seen, blk.frame_count, blk.raw_size))
+                block_frames += blk.frame_count
+            continue
         if ident == INDEX_ID:
             rec = decode_index(payload)
             if rec.self_offset != off:

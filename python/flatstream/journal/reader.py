@@ -14,14 +14,14 @@ import mmap
 import os
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..wire.checksums import BuiltinChecksum
 from ..errors import FlatstreamError, InvalidFrame
 from ..wire.framing import DEFAULT_MAX_FRAME_LEN
 from . import blocks
 from .detect import NotAJournal, sniff
-from .layout import Layout, read_footer, scan_layout, tail_count
+from .layout import Layout, read_footer, salvage_layout, scan_layout, tail_count
 from .records import KEY_NONE, FooterRecord, HeaderRecord, bits_key, decode_block
 from .schema_info import load_header_schema
 
@@ -71,7 +71,15 @@ class JournalState(enum.Enum):
 
 class JournalReader:
     """Reads a journal (see the module docstring). ``source``: a path or an
-    open binary file (mapped read-only)."""
+    open binary file (mapped read-only).
+
+    ``on_corruption="skip"`` reads through damage: the frames that verify are
+    found as :func:`flatstream.salvage` finds them (each skipped byte range
+    goes to ``on_skip(start, end)`` once, when the journal is first scanned,
+    and is listed in :attr:`skipped`), and ``len``, ``r[i]`` and iteration
+    number the user frames that survived. A compressed block that fails its
+    checksum loses its messages; index and footer frames are not trusted for
+    counts then. With the default ``"raise"``, damage in the middle raises."""
 
     def __init__(
         self,
@@ -81,7 +89,13 @@ class JournalReader:
         max_block_size: int = blocks.MAX_BLOCK_SIZE,
         close_source: bool = True,
         threads: Optional[int] = None,
+        on_corruption: str = "raise",
+        on_skip: Optional[Callable[[int, int], Any]] = None,
     ) -> None:
+        if on_corruption not in ("raise", "skip"):
+            raise ValueError(f"on_corruption must be 'raise' or 'skip', not {on_corruption!r}")
+        if on_skip is not None and on_corruption != "skip":
+            raise TypeError("on_skip goes with on_corruption='skip'")
         if isinstance(source, (str, os.PathLike)):
             source = open(source, "rb")
             close_source = True
@@ -104,7 +118,13 @@ class JournalReader:
         self.max_block_size = max_block_size
         self._threads = threads if threads is not None else default_threads()
         self._layout: Optional[Layout] = None
-        self._footer: Optional[FooterRecord] = read_footer(self._map, self.checksum, self.header_end)
+        self._skip = on_corruption == "skip"
+        self._on_skip = on_skip
+        # Reading through damage counts the frames that survive, so the
+        # footer (which counts what was written) is not used for counts then.
+        self._footer: Optional[FooterRecord] = (
+            None if self._skip else read_footer(self._map, self.checksum, self.header_end)
+        )
         self._position = 0
         self._block_cache: Tuple[int, Any] = (-1, [])
         self._block_starts: List[int] = []
@@ -115,6 +135,15 @@ class JournalReader:
 
     def layout(self) -> Layout:
         """The scan of every frame (done once, on first need)."""
+        if self._layout is None and self._skip:
+            self._check_open()
+            layout = salvage_layout(self._map, self.checksum, self.header_end,
+                                    max_frame_len=self.max_frame_len)
+            self._layout = layout
+            self._block_starts = [b.first_frame for b in layout.blocks]
+            if self._on_skip is not None:
+                for start, end in layout.skipped:
+                    self._on_skip(start, end)
         if self._layout is None:
             self._check_open()
             layout = scan_layout(self._map, self.checksum, self.header_end,
@@ -141,6 +170,11 @@ class JournalReader:
         return self._layout
 
     @property
+    def skipped(self) -> List[Tuple[int, int]]:
+        """Byte ranges read past with ``on_corruption="skip"`` (else empty)."""
+        return list(self.layout().skipped) if self._skip else []
+
+    @property
     def footer(self) -> Optional[FooterRecord]:
         return self._footer
 
@@ -153,7 +187,7 @@ class JournalReader:
     def __len__(self) -> int:
         if self._footer is not None:
             return self._footer.frame_count
-        if self._layout is None:
+        if self._layout is None and not self._skip:
             tail = self._tail()
             if tail is not None:
                 record, rest, _ = tail
