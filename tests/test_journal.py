@@ -513,3 +513,39 @@ def test_ab_with_format_journal_starts_a_new_journal(tmp_path: Path) -> None:
         assert [bytes(p) for p in r] == [b"first", b"second"]
     with pytest.raises(TypeError, match="when a journal is created"):
         fs.open(path, "ab", metadata={"b": "2"})
+
+
+@pytest.mark.parametrize("index_every, index_every_bytes", [(7, 10**9), (1000, 300), (5, 120), (1, 1)])
+def test_write_many_lays_out_the_file_as_one_write_per_item(
+    tmp_path: Path, index_every: int, index_every_bytes: int
+) -> None:
+    items = [bytes([i % 251]) * (i % 23) for i in range(200)]
+    batched, looped = tmp_path / "batched.fsj", tmp_path / "looped.fsj"
+    options = dict(format="journal", checksum="crc32", index_every=index_every)
+    with fs.open(batched, "wb", **options) as w:
+        w.index_every_bytes = index_every_bytes
+        assert w.write_many(items[:150]) == 150
+        w.write_many(items[150:])
+    with fs.open(looped, "wb", **options) as w:
+        w.index_every_bytes = index_every_bytes
+        for item in items:
+            w.write(item)
+    with fs.open(batched, "rb") as a, fs.open(looped, "rb") as b:
+        start = a.header_end
+        assert start == b.header_end
+        # the same frames after the header (whose creation time differs)
+        assert batched.read_bytes()[start:] == looped.read_bytes()[start:]
+        assert [bytes(p) for p in a] == items
+        assert len(a.layout().indexes) == len(b.layout().indexes) > 0
+
+
+def test_write_many_refuses_a_reserved_identifier_before_writing_any(tmp_path: Path) -> None:
+    path = tmp_path / "j.fsj"
+    with fs.open(path, "wb", format="journal") as w:
+        bad = b"\x08\x00\x00\x00FSJI" + bytes(8)
+        with pytest.raises(fs.InvalidFrame, match="reserved"):
+            w.write_many([b"fine"] * 10 + [bad])
+        assert w.frames_written == 0
+        w.write_many([b"fine"])
+    with fs.open(path, "rb") as r:
+        assert [bytes(p) for p in r] == [b"fine"]

@@ -126,7 +126,8 @@ class JournalReader:
             None if self._skip else read_footer(self._map, self.checksum, self.header_end)
         )
         self._position = 0
-        self._block_cache: Tuple[int, Any] = (-1, [])
+        self._block_cache: Tuple[Any, Any] = (None, [])
+        self._chunk_tables: Dict[int, Tuple[Any, List[Any], List[int]]] = {}
         self._block_starts: List[int] = []
         self._codec: Any = None
         self._tail_cache: Optional[Tuple[Any]] = None
@@ -223,17 +224,33 @@ class JournalReader:
             start = int(layout.user_offsets[i])
             return memoryview(self._map)[start:start + int(layout.user_lengths[i])]
         k = bisect.bisect_right(self._block_starts, i) - 1
-        return self._block(k)[i - layout.blocks[k].first_frame]
+        local = i - layout.blocks[k].first_frame
+        record, chunks, firsts = self._chunk_table(k)
+        c = bisect.bisect_right(firsts, local) - 1
+        return self._chunk(k, c, record, chunks[c])[local - firsts[c]]
 
-    def _block(self, k: int) -> Any:
-        if self._block_cache[0] == k:
+    def _chunk_table(self, k: int) -> Tuple[Any, List[Any], List[int]]:
+        """Block ``k``'s record, its chunks and their first frames (cached:
+        one small entry per block)."""
+        table = self._chunk_tables.get(k)
+        if table is None:
+            ref = self.layout().blocks[k]
+            hl = 4 + self.checksum.width
+            length = int.from_bytes(self._map[ref.offset:ref.offset + 4], "little")
+            record = decode_block(memoryview(self._map)[ref.offset + hl:ref.offset + hl + length])
+            chunks = blocks.chunks_of(record, self.max_block_size)
+            table = (record, chunks, [c[0] for c in chunks])
+            self._chunk_tables[k] = table
+        return table
+
+    def _chunk(self, k: int, c: int, record: Any, chunk: Any) -> Any:
+        """The payloads of chunk ``c`` of block ``k``: the last one used is
+        kept, so reading in order decompresses each chunk once."""
+        if self._block_cache[0] == (k, c):
             return self._block_cache[1]
-        ref = self.layout().blocks[k]
-        hl = 4 + self.checksum.width
-        length = int.from_bytes(self._map[ref.offset:ref.offset + 4], "little")
-        record = decode_block(memoryview(self._map)[ref.offset + hl:ref.offset + hl + length])
-        payloads = blocks.split(blocks.decompress(record, self.max_block_size), record.frame_count)
-        self._block_cache = (k, payloads)
+        raw = blocks.decompress_chunk(record, chunk, self.max_block_size)
+        payloads = blocks.split(raw, chunk[1])
+        self._block_cache = ((k, c), payloads)
         return payloads
 
     def seek(self, i: int) -> None:
@@ -355,7 +372,8 @@ class JournalReader:
         if self.closed:
             return
         self.closed = True
-        self._block_cache = (-1, [])
+        self._block_cache = (None, [])
+        self._chunk_tables.clear()  # their records view the mapping
         try:
             self._map.close()
         except BufferError:

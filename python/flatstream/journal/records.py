@@ -161,6 +161,11 @@ class BlockRecord:
     frame_count: int
     raw_size: int
     data: Any  # a memoryview into the frame payload when decoded
+    #: Per independently compressed chunk (empty: the block is one chunk):
+    #: its user frames, compressed bytes and raw bytes.
+    chunk_frames: Tuple[int, ...] = ()
+    chunk_sizes: Tuple[int, ...] = ()
+    chunk_raw_sizes: Tuple[int, ...] = ()
 
 
 # -- encoding ---------------------------------------------------------------
@@ -228,12 +233,30 @@ def encode_footer(r: FooterRecord) -> bytes:
     ))
 
 
-def encode_block(codec: int, first_frame: int, frame_count: int, raw_size: int, data: bytes) -> bytes:
-    builder = _builder(len(data) + 64)
+def encode_block(
+    codec: int,
+    first_frame: int,
+    frame_count: int,
+    raw_size: int,
+    data: bytes,
+    chunks: Tuple[Tuple[int, ...], Tuple[int, ...], Tuple[int, ...]] = ((), (), ()),
+) -> bytes:
+    """A block frame's payload; ``chunks`` = (frames, compressed sizes, raw
+    sizes) of its independently compressed chunks, or empty for one chunk."""
+    builder = _builder(len(data) + 64 + 12 * len(chunks[0]))
     vec = builder.CreateByteVector(data)
-    builder.StartObject(5)
+    vectors = []
+    for values in chunks:
+        builder.StartVector(4, len(values), 4)
+        for value in reversed(values):
+            builder.PrependUint32(value)
+        vectors.append(builder.EndVector())
+    builder.StartObject(8)
     builder.PrependUint64Slot(1, first_frame, 0)
     builder.PrependUOffsetTRelativeSlot(4, vec, 0)
+    if chunks[0]:
+        for slot, ref in zip((5, 6, 7), vectors):
+            builder.PrependUOffsetTRelativeSlot(slot, ref, 0)
     builder.PrependUint32Slot(2, frame_count, 0)
     builder.PrependUint32Slot(3, raw_size, 0)
     builder.PrependUint8Slot(0, codec, 0)
@@ -300,6 +323,15 @@ class _Table:
         if start + length > len(self.buf):
             self.fail(f"vector {slot} runs past the buffer")
         return memoryview(self.buf)[start:start + length]
+
+    def u32s(self, slot: int) -> Tuple[int, ...]:
+        got = self._indirect(slot)
+        if got is None:
+            return ()
+        start, count = got
+        if start + 4 * count > len(self.buf):
+            self.fail(f"vector {slot} runs past the buffer")
+        return struct.unpack_from(f"<{count}I", self.buf, start)
 
     def string(self, slot: int) -> str:
         try:
@@ -376,4 +408,7 @@ def decode_block(payload: Any) -> BlockRecord:
         frame_count=t.scalar(2, _U32),
         raw_size=t.scalar(3, _U32),
         data=t.bytes_(4),
+        chunk_frames=t.u32s(5),
+        chunk_sizes=t.u32s(6),
+        chunk_raw_sizes=t.u32s(7),
     )
