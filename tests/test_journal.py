@@ -549,3 +549,74 @@ def test_write_many_refuses_a_reserved_identifier_before_writing_any(tmp_path: P
         w.write_many([b"fine"])
     with fs.open(path, "rb") as r:
         assert [bytes(p) for p in r] == [b"fine"]
+
+
+def test_a_compressed_journal_reads_by_chunk_in_order_and_at_random(tmp_path: Path) -> None:
+    # 300 KiB of payloads: blocks of 1 MiB hold several 64 KiB chunks
+    items = [bytes([i % 256]) * (100 + i % 900) for i in range(600)]
+    path = tmp_path / "z.fsj"
+    with fs.open(path, "wb", format="journal", compression="zstd") as w:
+        w.write_many(items)
+    with fs.open(path, "rb") as r:
+        layout = r.layout()
+        record, chunks, _ = r._chunk_table(0)
+        assert len(chunks) > 3 and sum(c[1] for c in chunks) == record.frame_count
+        assert [bytes(p) for p in r] == items
+        for i in (599, 0, 300, 301, 17, 598):
+            assert bytes(r[i]) == items[i]
+        r.seek(250)
+        got = []
+        for payload in r:
+            got.append(bytes(payload))
+            if len(got) == 5:
+                r.seek(590)  # a seek during iteration is honoured
+        assert got == items[250:255] + items[590:]
+        assert len(layout.blocks) == 1
+
+
+def test_damaged_chunk_tables_are_invalid_frames() -> None:
+    from flatstream.journal import blocks
+    from flatstream.journal.records import BlockRecord
+
+    good = BlockRecord(1, 0, 3, 30, b"x" * 10, (1, 2), (4, 6), (10, 20))
+    assert [c[:2] for c in blocks.chunks_of(good)] == [(0, 1), (1, 2)]
+    for bad in (
+        BlockRecord(1, 0, 3, 30, b"x" * 10, (1, 2), (4, 6), (10,)),  # lengths differ
+        BlockRecord(1, 0, 4, 30, b"x" * 10, (1, 2), (4, 6), (10, 20)),  # frames disagree
+        BlockRecord(1, 0, 3, 30, b"x" * 11, (1, 2), (4, 6), (10, 20)),  # sizes disagree
+        BlockRecord(1, 0, 3, 31, b"x" * 10, (1, 2), (4, 6), (10, 20)),  # raw sizes disagree
+    ):
+        with pytest.raises(fs.InvalidFrame):
+            blocks.chunks_of(bad)
+    with pytest.raises(fs.InvalidFrame, match="over the limit"):
+        blocks.chunks_of(good, limit=29)
+
+
+@pytest.mark.parametrize("compression", ["zstd", "lz4"])
+@pytest.mark.parametrize("block_size", [1 << 20, 5000, 1])
+def test_write_many_into_blocks_is_the_same_file_as_one_write_per_item(
+    tmp_path: Path, compression: str, block_size: int
+) -> None:
+    from flatstream.journal import JournalWriter
+
+    # 200 KiB of payloads: several 64 KiB chunks per 1 MiB block
+    items = [bytes([i % 251]) * (i * 37 % 1500) for i in range(300)]
+    files = []
+    for batched in (True, False):
+        path = tmp_path / f"{batched}.fsj"
+        with open(path, "wb") as f:
+            w = JournalWriter(f, checksum="crc32", compression=compression, block_size=block_size,
+                              index_every=50, close_file=False)
+            if batched:
+                w.write_many(items[:120])
+                w.write_many(items[120:])
+            else:
+                for item in items:
+                    w.write_payload(item)
+            w.close()
+        files.append(path)
+    with fs.open(files[0], "rb") as a:
+        start = a.header_end
+        assert [bytes(p) for p in a] == items
+        assert len(a.layout().blocks) >= (2 if block_size < 1 << 20 else 1)
+    assert files[0].read_bytes()[start:] == files[1].read_bytes()[start:]

@@ -189,6 +189,10 @@ class BlockFrames:
         return self._view[start:start + self._lengths[i]]
 
     def __iter__(self) -> Any:
+        return self.iter_from(0)
+
+    def iter_from(self, first: int) -> Any:
+        """The payloads from position ``first`` on."""
         view = self._view
-        for start, length in zip(self._offsets, self._lengths):
+        for start, length in zip(self._offsets[first:], self._lengths[first:]):
             yield view[start + 4:start + 4 + length]

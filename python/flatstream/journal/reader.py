@@ -285,11 +285,23 @@ class JournalReader:
         return self._block_messages()
 
     def _block_messages(self) -> Iterator[Any]:
-        n = len(self)
+        """Chunk by chunk: each chunk decompressed once, its payloads handed
+        out in order (no lookup per payload)."""
+        layout = self.layout()
+        n = layout.frame_count
         while self._position < n:
-            payload = self[self._position]
-            self._position += 1
-            yield payload
+            i = self._position
+            k = bisect.bisect_right(self._block_starts, i) - 1
+            local = i - layout.blocks[k].first_frame
+            record, chunks, firsts = self._chunk_table(k)
+            c = bisect.bisect_right(firsts, local) - 1
+            payloads = self._chunk(k, c, record, chunks[c])
+            for payload in payloads.iter_from(local - firsts[c]):
+                if self._position != i:
+                    break  # seek() moved the position: look it up again
+                i += 1
+                self._position = i
+                yield payload
 
     __iter__ = messages
 

@@ -3,14 +3,14 @@ index frames, footer on close), or continues one (``JournalWriter.append``)."""
 
 from __future__ import annotations
 
-import bisect
 import mmap
 import time
-from itertools import accumulate
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import flatbuffers
+import numpy as np
 
+from .. import _kernels
 from ..wire.checksums import BuiltinChecksum, ChecksumLike, resolve_checksum
 from ..errors import InvalidFrame
 from ..wire.framing import ChecksumDeframer, Framer
@@ -20,6 +20,7 @@ from .detect import sniff
 from .records import (
     KEY_NONE,
     NO_OFFSET,
+    RESERVED_PREFIX,
     FooterRecord,
     HeaderRecord,
     IndexRecord,
@@ -219,33 +220,61 @@ class JournalWriter:
         self.write_payload(view)
 
     def write_many(self, items: Iterable[Any]) -> int:
-        """Write many messages; returns how many. A batch of ``bytes`` into an
-        uncompressed journal without a key field is checked whole first (a
-        refusal writes nothing of it), then framed natively between index
-        frames: the file is the same as from one ``write`` per item."""
+        """Write many messages; returns how many. A batch of ``bytes`` (with
+        no key field to index) is framed natively in one call and checked
+        whole first, so a refusal writes nothing of it; the file is the same
+        as from one ``write`` per item."""
         items = items if isinstance(items, list) else list(items)
-        if self._codec_id or self.key is not None or not all(type(i) is bytes for i in items):
+        if self.key is not None or not items or not all(type(i) is bytes for i in items):
             for item in items:
                 self.write(item)
             return len(items)
         self._check_open()
-        for payload in items:
-            if len(payload) > _MAX_PAYLOAD:
-                raise InvalidFrame("payload too large for a frame", declared_len=len(payload),
-                                   limit=_MAX_PAYLOAD)
-            check_user_payload(payload)
-        header = 4 + self.checksum.width
-        pos = 0
-        while pos < len(items):
-            batch = items[pos:pos + self.index_every - self._seg_frames]
-            # where the segment reaches index_every_bytes, as write() would find it
-            ends = list(accumulate(len(p) + header for p in batch))
-            cut = bisect.bisect_left(ends, self.index_every_bytes - self._seg_bytes)
-            if cut < len(batch):
-                batch, ends = batch[:cut + 1], ends[:cut + 1]
-            data = self._framer.frame_many(batch)
-            self._file.write(data)
-            n, nbytes = len(batch), len(data)
+        lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+        over = np.flatnonzero(lengths > _MAX_PAYLOAD)
+        if len(over):
+            raise InvalidFrame("payload too large for a frame", declared_len=int(lengths[over[0]]),
+                               limit=_MAX_PAYLOAD)
+        # A block's raw bytes are width-0 frames; plain user frames carry the checksum.
+        width = 0 if self._codec_id else self.checksum.width
+        header = 4 + width
+        if self._codec_id:
+            framed, _ = _kernels.frame_many(items, 0, "none", _MAX_PAYLOAD)
+        else:
+            framed = self._framer.frame_many(items)
+        ends = np.cumsum(lengths + header)
+        self._check_reserved(items, framed, ends - lengths, lengths)
+        if self._codec_id:
+            self._gather_framed(items, framed, ends)
+        else:
+            self._write_framed(framed, ends, header)
+        return len(items)
+
+    @staticmethod
+    def _check_reserved(items: List[bytes], framed: Any, payload_starts: Any, lengths: Any) -> None:
+        """``check_user_payload`` of every item at once (numpy over the frames)."""
+        view = np.frombuffer(framed, dtype=np.uint8)
+        long_enough = np.flatnonzero(lengths >= 8)
+        where = payload_starts[long_enough] + 4
+        hit = ((view[where] == RESERVED_PREFIX[0]) & (view[where + 1] == RESERVED_PREFIX[1])
+               & (view[where + 2] == RESERVED_PREFIX[2]))
+        if hit.any():
+            check_user_payload(items[int(long_enough[np.argmax(hit)])])  # raises
+
+    def _write_framed(self, framed: Any, ends: Any, header: int) -> None:
+        """Frames ending at ``ends`` in ``framed``, written a segment at a time
+        with the index frames where ``write_payload`` would put them."""
+        view = memoryview(framed)
+        n_total, pos, done = len(ends), 0, 0  # frames written, bytes of framed written
+        while pos < n_total:
+            last = min(n_total, pos + self.index_every - self._seg_frames) - 1
+            # where the segment reaches index_every_bytes, as write_payload finds it
+            reach = int(np.searchsorted(ends[pos:last + 1], done + self.index_every_bytes
+                                        - self._seg_bytes, side="left"))
+            last = min(last, pos + reach)
+            stop = int(ends[last])
+            self._file.write(view[done:stop])
+            n, nbytes = last + 1 - pos, stop - done
             self.offset += nbytes
             self.frames_written += n
             self.payload_bytes += nbytes - n * header
@@ -254,8 +283,40 @@ class JournalWriter:
             self._seg_bytes += nbytes
             if self._seg_frames >= self.index_every or self._seg_bytes >= self.index_every_bytes:
                 self._write_index()
-            pos += n
-        return len(items)
+            pos, done = last + 1, stop
+
+    def _gather_framed(self, items: List[bytes], raw: Any, ends: Any) -> None:
+        """Raw block frames ending at ``ends`` in ``raw``, gathered into
+        blocks, chunks and flushes cut where ``write_payload`` would cut them."""
+        view = memoryview(raw)
+        n_total, pos, done = len(ends), 0, 0
+        while pos < n_total:
+            size = int(ends[pos]) - done
+            if size + len(self._block) > blocks.MAX_BLOCK_SIZE:
+                self.write_payload(items[pos])  # the rare payload that needs a new block
+                pos, done = pos + 1, done + size
+                continue
+            base = len(self._block) - done  # block offset = framed offset + base
+            # the run ends where the block is full, or before a frame it cannot hold
+            full = int(np.searchsorted(ends[pos:], self.block_size - base, side="left"))
+            fits = int(np.searchsorted(ends[pos:], blocks.MAX_BLOCK_SIZE - base, side="right")) - 1
+            last = min(pos + full, pos + fits, n_total - 1)
+            stop = int(ends[last])
+            chunk_start = self._chunk_ends[-1][0] if self._chunk_ends else 0
+            run_ends = ends[pos:last + 1] + base
+            # chunk ends: the first frame that takes a chunk to CHUNK_SIZE bytes
+            at = int(np.searchsorted(run_ends, chunk_start + blocks.CHUNK_SIZE, side="left"))
+            while at < len(run_ends):
+                end_at = int(run_ends[at])
+                self._chunk_ends.append((end_at, self._block_frames + at + 1))
+                at = int(np.searchsorted(run_ends, end_at + blocks.CHUNK_SIZE, side="left"))
+            self._block += view[done:stop]
+            n = last + 1 - pos
+            self._block_frames += n
+            self._seg_payload += stop - done - 4 * n
+            pos, done = last + 1, stop
+            if len(self._block) >= self.block_size:
+                self._flush_block()
 
     def _flush_block(self) -> None:
         if not self._block_frames:
