@@ -87,3 +87,78 @@ def test_async_reader_views_are_released_when_it_advances() -> None:
         assert await frames.read_message() is None
 
     asyncio.run(check())
+
+
+def test_writes_of_one_loop_turn_reach_the_transport_as_one_write_without_an_await() -> None:
+    class Transport:
+        def __init__(self) -> None:
+            self.writes: List[bytes] = []
+
+        def write(self, data: bytes) -> None:
+            self.writes.append(bytes(data))
+
+        async def drain(self) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    async def main() -> None:
+        transport = Transport()
+        out = fs.AsyncStreamWriter(transport, "crc32")
+        reused = bytearray(b"first")
+        out.write_payload(reused)
+        reused[:] = b"XXXXX"  # asyncio lets a caller reuse its buffer once write returns
+        out.write_payload(b"second")
+        assert transport.writes == []  # gathered, not yet handed on
+        await asyncio.sleep(0)  # the writing task yields once: the turn's frames go out together
+        expected = fs.ChecksumFramer("crc32").frame_many([b"first", b"second"])
+        assert transport.writes == [expected]
+        out.write_many([b"x" * 70_000])  # past the cork's limit: handed on at once
+        assert len(transport.writes) == 2
+        out.write_payload(b"third")
+        await out.drain()  # drain hands on what is gathered before it waits
+        assert transport.writes[-1] == fs.ChecksumFramer("crc32").frame_many([b"third"])
+        out.write_payload(b"last")
+        out.close()  # and so does close
+        assert transport.writes[-1] == fs.ChecksumFramer("crc32").frame_many([b"last"])
+        stream = b"".join(transport.writes)
+        assert [bytes(p) for p in fs.StreamReader(stream, fs.ChecksumDeframer("crc32"))] == [
+            b"first", b"second", b"x" * 70_000, b"third", b"last"]
+
+    asyncio.run(main())
+
+
+def test_frames_of_concurrent_tasks_are_never_interleaved() -> None:
+    async def main() -> List[bytes]:
+        received: List[bytes] = []
+        done = asyncio.Event()
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            async for payload in fs.AsyncStreamReader(reader, "xxh3_64"):
+                received.append(bytes(payload))
+            done.set()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        _, transport = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+        out = fs.AsyncStreamWriter(transport, "xxh3_64")
+
+        async def producer(k: int) -> None:
+            for i in range(200):
+                out.write_payload(bytes([k]) * (1 + (i * 31 + k) % 2000))
+                if i % 7 == k % 7:
+                    await asyncio.sleep(0)
+
+        await asyncio.gather(*(producer(k) for k in range(5)))
+        await out.aclose()
+        await asyncio.wait_for(done.wait(), 10)
+        server.close()
+        await server.wait_closed()
+        return received
+
+    received = asyncio.run(main())
+    assert len(received) == 1000
+    for k in range(5):
+        mine = [p for p in received if p[0] == k]
+        assert [len(p) for p in mine] == [1 + (i * 31 + k) % 2000 for i in range(200)]
+        assert all(p == bytes([k]) * len(p) for p in mine)

@@ -284,14 +284,56 @@ class _Batches:
         return batch
 
 
+class _Cork:
+    """The frames written in one turn of the event loop go to the transport
+    as one write: they gather here and are handed on by a callback the loop
+    runs as soon as the writing task yields (or at once past 64 KiB, and on
+    ``drain``/``flush``/``close``), so a burst of small frames costs one
+    ``send``, not one each, and no frame waits for the caller to await
+    anything. Buffers are copied (asyncio lets a caller reuse one once
+    ``write`` returns); ``bytes`` are kept as they are."""
+
+    LIMIT = 1 << 16
+
+    def __init__(self, transport: Any) -> None:
+        self._transport = transport
+        self._parts: List[bytes] = []
+        self._size = 0
+        self._handle: Optional[asyncio.Handle] = None
+
+    def write(self, data: Any) -> None:
+        part = data if type(data) is bytes else bytes(data)
+        self._parts.append(part)
+        self._size += len(part)
+        if self._size >= self.LIMIT:
+            self.flush()
+        elif self._handle is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # written outside the loop: straight through
+                self.flush()
+                return
+            self._handle = loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self._parts:
+            parts, self._parts, self._size = self._parts, [], 0
+            self._transport.write(parts[0] if len(parts) == 1 else b"".join(parts))
+
+
 class AsyncStreamWriter:
     """Frames messages onto an ``asyncio.StreamWriter`` (anything with ``write``
     and ``async drain()``), or an :class:`AsyncFileSink`.
 
-    ``write*`` frame at once into the transport's buffer (a frame is never
-    split by another task's frames); ``await drain()`` (or ``flush()``) waits
-    while the transport is above its high-water mark: that is the
-    backpressure. Counters and refusals are :class:`StreamWriter`'s.
+    ``write*`` frame at once (a frame is never split by another task's
+    frames); the frames of one turn of the event loop reach the transport
+    together, as soon as the writing task yields, in one write. ``await
+    drain()`` (or ``flush()``) waits while the transport is above its
+    high-water mark: that is the backpressure. Counters and refusals are
+    :class:`StreamWriter`'s.
     """
 
     def __init__(
@@ -303,7 +345,11 @@ class AsyncStreamWriter:
         framer: Optional[Framer] = None,
     ) -> None:
         self._transport = transport
-        self._writer = StreamWriter(transport, _framer(checksum, max_frame_len, framer))
+        # A file sink buffers itself; a socket's transport sends at once, so
+        # the frames of one turn of the loop are corked into one write.
+        self._cork = None if isinstance(transport, AsyncFileSink) else _Cork(transport)
+        sink = transport if self._cork is None else self._cork
+        self._writer = StreamWriter(sink, _framer(checksum, max_frame_len, framer))
         self._closed = False
 
     @property
@@ -348,13 +394,20 @@ class AsyncStreamWriter:
         self._check_open()
         return self._writer.write_many(items)
 
+    def _uncork(self) -> None:
+        if self._cork is not None:
+            self._cork.flush()
+
     async def drain(self) -> None:
-        """Wait until the transport accepts more (its ``drain()``)."""
+        """Hand every frame to the transport and wait until it accepts more
+        (its ``drain()``)."""
+        self._uncork()
         await self._transport.drain()
 
     async def flush(self) -> None:
         """Wait until what was written has been handed on: ``drain()``, and
         for a file sink, written to the file whatever its high-water mark."""
+        self._uncork()
         aflush = getattr(self._transport, "aflush", None)
         await (aflush() if aflush is not None else self._transport.drain())
 
@@ -365,6 +418,7 @@ class AsyncStreamWriter:
             return
         self._closed = True
         self._writer.close()
+        self._uncork()
         self._transport.close()
 
     async def wait_closed(self) -> None:
@@ -376,6 +430,7 @@ class AsyncStreamWriter:
         """Drain, close and wait until closed."""
         if not self._closed:
             try:
+                self._uncork()
                 await self._transport.drain()
             finally:
                 self.close()
