@@ -129,8 +129,9 @@ def recover(
 
     Truncation runs only when the checksum is known (the journal header's, or
     -c), the first frame verifies with it, and what is cut is a torn tail with
-    nothing valid after it. Exit 0 clean or cut, 1 corrupt, 2 torn (not cut),
-    3 refused or usage error."""
+    nothing valid after it. Frames are counted as the stream has them (a
+    journal's header, index and footer frames included). Exit 0 clean or cut,
+    1 corrupt, 2 torn (not cut), 3 refused or usage error."""
     checksum = _checksum_to_trust(path, checksum, truncate, as_json)
     fields: Dict[str, Any] = {"path": str(path), "checksum": checksum}
     with guard(path, as_json=as_json, fields=fields):
@@ -292,7 +293,7 @@ def info(path: Path, as_json: bool) -> None:
         result = inspect(path)
     header = result.header
     ratio = result.payload_bytes / result.file_bytes if result.file_bytes else 0.0
-    fields = {
+    fields: Dict[str, Any] = {
         "path": str(path),
         "format": "journal",
         "format_version": header.format_version,
@@ -322,7 +323,7 @@ def info(path: Path, as_json: bool) -> None:
     else:
         for name, value in fields.items():
             if name == "error" and value is not None:
-                value = value["message"]
+                value = result.error
             click.echo(f"{name + ':':<18} {value}")
     if result.error:
         sys.exit(EXIT_CORRUPT)

@@ -125,7 +125,7 @@ def convert(src: Path, dst: Path, fmt: Optional[str], src_format: str, checksum:
             from ..schema import load_schema
 
             codec = load_schema(schema_path).codec(root_type)
-            source = JsonLines(src, codec)
+            source: Any = JsonLines(src, codec)
             kind = "jsonl"
         else:
             if src_format == "raw" and checksum is None:

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import click
 
@@ -244,7 +244,7 @@ def tail(path: Path, n: int, follow: bool, timeout: Optional[float], checksum: O
             write_lines(map(render.line, journal_frames(source, max(0, total - n), total)))
             report_journal_end(source)
             return
-        ends = []
+        ends: List[Any] = []
         write_lines(map(render.line, indexed_frames(source, n, ends.append)))
         if ends and ends[0].end is RecoveryEnd.TORN_TAIL:
             click.echo(f"error: {path}: torn tail: {len(ends[0])} good frames end at byte "
