@@ -22,7 +22,7 @@ table does not have, with the path of the offending key.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from .model import BaseType, FieldDef, Schema, SchemaError, StructDef, TableDef
 
@@ -37,7 +37,7 @@ _FLOAT_WORDS = {"nan": math.nan, "inf": math.inf, "+inf": math.inf, "-inf": -mat
 def to_json(schema: Schema, obj: Any, name: Optional[str] = None) -> Dict[str, Any]:
     """``obj`` (a decoded table of ``schema``; ``name`` the table, the root
     table by default) as a dict that ``json.dumps`` writes as strict JSON."""
-    return _object_to_json(schema, schema.object(name or schema.table().name), obj)
+    return _writer(schema, schema.object(name or schema.table().name).name)(obj)
 
 
 def from_json(schema: Schema, data: Dict[str, Any], name: Optional[str] = None) -> Any:
@@ -49,87 +49,130 @@ def from_json(schema: Schema, data: Dict[str, Any], name: Optional[str] = None) 
 
 
 # -- to JSON ---------------------------------------------------------------------------
+#
+# One writer function per table or struct, built on first use and kept on the
+# schema: per message only the field loop runs, each field with the
+# conversion its type needs chosen once (nothing for ints and strings).
+
+Convert = Optional[Callable[[Any], Any]]
 
 
-def _object_to_json(schema: Schema, definition: Union[TableDef, StructDef], obj: Any) -> Dict[str, Any]:
-    out: Dict[str, Any] = {}
+def _writer(schema: Schema, name: str) -> Callable[[Any], Dict[str, Any]]:
+    cache: Dict[str, Callable[[Any], Dict[str, Any]]] = schema.__dict__.setdefault("_json_writers", {})
+    writer = cache.get(name)
+    if writer is None:
+        writer = cache[name] = _build_writer(schema, schema.object(name))
+    return writer
+
+
+def _build_writer(schema: Schema, definition: Union[TableDef, StructDef]) -> Callable[[Any], Dict[str, Any]]:
     fields = [f for f in definition.fields if not f.deprecated]
     by_name = {f.name: f for f in fields}
+    # (field, conversion, the union value field a *_type field belongs to)
+    steps: List[Tuple[str, Convert, Optional[str]]] = []
     for fdef in fields:
-        value = getattr(obj, fdef.name, None)
-        if value is None:
-            continue
         if fdef.type.base is BaseType.UTYPE:
-            union_field = by_name.get(fdef.name[: -len("_type")]) if fdef.name.endswith("_type") else None
-            if union_field is None or getattr(obj, union_field.name, None) is None:
-                continue  # NONE: flatc writes neither key
-            member = schema.unions[fdef.type.ref or ""].member_for_value(int(value))
-            out[fdef.name] = member.name if member is not None else int(value)
+            value_field = fdef.name[: -len("_type")] if fdef.name.endswith("_type") else ""
+            if value_field in by_name:
+                members = schema.unions[fdef.type.ref or ""].members
+                steps.append((fdef.name, _tag_converter({m.value: m.name for m in members}),
+                              value_field))
             continue
-        out[fdef.name] = _value_to_json(schema, fdef, value)
-    return out
+        steps.append((fdef.name, _field_converter(schema, fdef), None))
+
+    def write(obj: Any) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        for name, convert, union_value in steps:
+            value = getattr(obj, name, None)
+            if value is None or (union_value is not None and getattr(obj, union_value, None) is None):
+                continue  # absent; a union of NONE writes neither key, as flatc does
+            out[name] = value if convert is None else convert(value)
+        return out
+
+    return write
 
 
-def _value_to_json(schema: Schema, fdef: FieldDef, value: Any) -> JsonValue:
+def _tag_converter(names: Dict[int, str]) -> Callable[[Any], Any]:
+    """A union's type by member name (a number no member has stays a number)."""
+    return lambda tag: names.get(int(tag), int(tag))
+
+
+def _field_converter(schema: Schema, fdef: FieldDef) -> Convert:
     ftype = fdef.type
     base = ftype.base
     if base.is_scalar:
-        return _scalar_to_json(schema, base, ftype.ref, value)
+        return _scalar_converter(schema, base, ftype.ref)
     if base is BaseType.STRING:
-        return str(value)
+        return None
     if base is BaseType.OBJ:
-        return _object_to_json(schema, schema.object(ftype.ref or ""), value)
+        ref = schema.object(ftype.ref or "").name
+        return lambda value: _writer(schema, ref)(value)
     if base is BaseType.UNION:
-        member = _union_member_table(schema, ftype.ref or "", value)
-        return _object_to_json(schema, member, value)
+        members = [m.table for m in schema.unions[ftype.ref or ""].members if m.table is not None]
+        by_class = {schema.python_type(t): t for t in members}
+
+        def union(value: Any) -> Any:
+            table = by_class.get(type(value))
+            if table is None:
+                raise SchemaError(f"{type(value).__name__} is not a member of union {ftype.ref}")
+            return _writer(schema, table)(value)
+
+        return union
     if base in (BaseType.VECTOR, BaseType.VECTOR64, BaseType.ARRAY):
         element = ftype.element
-        if isinstance(value, (bytes, bytearray, memoryview)):
-            return list(bytes(value))
         if element.is_scalar:
-            items = value.tolist() if hasattr(value, "tolist") else list(value)
-            return [_scalar_to_json(schema, element, ftype.ref, v) for v in items]
+            each = _scalar_converter(schema, element, ftype.ref)
+
+            def scalars(value: Any) -> Any:
+                if isinstance(value, (bytes, bytearray, memoryview)):
+                    items = list(bytes(value))
+                else:
+                    items = value.tolist() if hasattr(value, "tolist") else list(value)
+                return items if each is None else [each(v) for v in items]
+
+            return scalars
         if element is BaseType.STRING:
-            return [str(v) for v in value]
+            return list
         if element is BaseType.OBJ:
-            definition = schema.object(ftype.ref or "")
-            return [_object_to_json(schema, definition, v) for v in value]
+            ref = schema.object(ftype.ref or "").name
+            return lambda value: [_writer(schema, ref)(v) for v in value]
     raise SchemaError(f"{fdef.name}: cannot write a {base.name} field as JSON")
 
 
-def _scalar_to_json(schema: Schema, base: BaseType, ref: Optional[str], value: Any) -> JsonValue:
+def _scalar_converter(schema: Schema, base: BaseType, ref: Optional[str]) -> Convert:
     if base is BaseType.BOOL:
-        return bool(value)
+        return bool
     if base.is_float:
-        number = float(value)
-        if math.isnan(number):
-            return "nan"
-        if math.isinf(number):
-            return "inf" if number > 0 else "-inf"
-        return number
-    number = int(value)
-    if ref is not None and ref in schema.enums:
-        enum_def = schema.enums[ref]
-        names = {v: k for k, v in enum_def.values.items()}
-        if not enum_def.bit_flags:
-            return names.get(number, number)
+        return _float_to_json
+    if ref is None or ref not in schema.enums:
+        return int  # an IntEnum member of a non-enum field would print by name otherwise
+    enum_def = schema.enums[ref]
+    names = {v: k for k, v in enum_def.values.items()}
+    if not enum_def.bit_flags:
+        return lambda value: names.get(int(value), int(value))
+    flags = [(k, v) for k, v in enum_def.values.items() if v]
+
+    def bit_flags(value: Any) -> Any:
+        number = int(value)
         if number == 0:
             return 0
-        parts = [k for k, v in enum_def.values.items() if v and number & v == v]
+        parts = [k for k, v in flags if number & v == v]
         covered = 0
-        for k in parts:
-            covered |= enum_def.values[k]
+        for k, v in flags:
+            if number & v == v:
+                covered |= v
         return " ".join(parts) if covered == number else number
+
+    return bit_flags
+
+
+def _float_to_json(value: Any) -> Any:
+    number = float(value)
+    if number != number:
+        return "nan"
+    if number in (math.inf, -math.inf):
+        return "inf" if number > 0 else "-inf"
     return number
-
-
-def _union_member_table(schema: Schema, union_name: str, value: Any) -> TableDef:
-    """The member table a decoded union value belongs to (by its class)."""
-    union = schema.unions[union_name]
-    for member in union.members:
-        if member.table is not None and isinstance(value, schema.python_type(member.table)):
-            return schema.tables[member.table]
-    raise SchemaError(f"{type(value).__name__} is not a member of union {union_name}")
 
 
 # -- from JSON -------------------------------------------------------------------------
