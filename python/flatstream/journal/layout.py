@@ -150,13 +150,15 @@ def scan_layout(
     ``base_frames`` user frames precede it (a tail scan after an index)."""
     width = checksum.width
     limit = DEFAULT_MAX_FRAME_LEN if max_frame_len is None else max_frame_len
-    offsets_b, lengths_b, _, _, stop, status, a, b = _kernels.scan_all(
+    offsets_b, lengths_b, scanned, _, stop, status, a, b = _kernels.scan_all(
         buf, header_end, width, checksum.name if width else None, limit, threads, True
     )
+    # Errors number the frame in the file as a raw stream (the header is frame 0),
+    # which is where `flatstream dump -c` and a hex editor find it.
     if status == _kernels.LIMIT:
-        raise make_error("limit", a, b, stop, width, len(buf) - stop)
+        raise make_error("limit", a, b, stop, width, len(buf) - stop, scanned + 1)
     if status == _kernels.CHECKSUM:
-        raise make_error("checksum", a, b, stop, width, len(buf) - stop)
+        raise make_error("checksum", a, b, stop, width, len(buf) - stop, scanned + 1)
     offsets = np.frombuffer(offsets_b or b"", dtype="<u8")  # collect=True: never None
     lengths = np.frombuffer(lengths_b or b"", dtype="<u4")
     return _classify(buf, checksum, offsets, lengths, stop, status != _kernels.CLEAN,
