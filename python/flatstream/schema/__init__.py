@@ -23,7 +23,7 @@ Modules: :mod:`.model` (the schema dataclasses), :mod:`.decorators`
 """
 
 from .api import codec
-from .bfbs import compile_fbs, find_flatc, load_schema, schema_from_bfbs
+from .bfbs import FlatcNotFound, compile_fbs, find_flatc, load_schema, schema_from_bfbs
 from .codecs import MAX_BUFFER_SIZE, Codec
 from .decorators import field, is_struct, is_table, schema_of, struct, table
 from .errors import DecodeError, EncodeError, VerificationError
@@ -49,6 +49,7 @@ __all__ = [
     "schema_from_bfbs",
     "compile_fbs",
     "find_flatc",
+    "FlatcNotFound",
     "Codec",
     "codec",
     "MAX_BUFFER_SIZE",
