@@ -268,4 +268,5 @@ def _read(data: bytes) -> Schema:
     schema.file_identifier = _text(ident) or None
     ext = root.FileExt()
     schema.file_extension = _text(ext) or None
+    schema.check_references()
     return schema

@@ -103,6 +103,7 @@ class _Check:
         self.target = ""  # the function (by name) that checks what the field points to
         self.members: Dict[int, str] = {}
         self.type_id = -1
+        self.nested = ""  # the full name of a nested flatbuffer's root table
 
 
 class _Fault(Exception):
@@ -333,9 +334,10 @@ class _Compiler:
                 element = fdef.type.element
                 if element.is_scalar:
                     check.element = SCALARS[element].size
-                    nested = fdef.attributes.get("nested_flatbuffer")
-                    if nested and check.element == 1:
+                    nested = self.schema.nested_root(table, fdef)
+                    if nested is not None:
                         check.kind = "nested"
+                        check.nested = nested
                         check.target = self.nested_root(nested, where)
                     else:
                         check.kind = "vector"
@@ -505,12 +507,9 @@ class _Compiler:
         return check_table
 
     def nested_root(self, name: str, where: str) -> str:
-        """A function (bytes, position) checking a nested FlatBuffer of table ``name``."""
-        try:
-            table = self.schema.table(name)
-        except SchemaError:
-            raise SchemaError(f"{where}: nested_flatbuffer names {name!r}, not a table of the schema") from None
-        inner = self.root(table.name, None)
+        """A function (bytes, position) checking a nested FlatBuffer of table
+        ``name`` (a full name, from ``Schema.nested_root``)."""
+        inner = self.root(name, None)
 
         def check(data: Any, position: int, depth: int) -> None:
             try:
@@ -707,7 +706,7 @@ def _lower(compiler: _Compiler, name: str, ident: Optional[str]) -> Optional[Tup
                 if check.kind in ("table", "tables"):
                     target = table_id(by_function[check.target])
                 elif check.kind == "nested":
-                    inner = schema.table(check.fdef.attributes["nested_flatbuffer"]).name
+                    inner = check.nested
                     if inner not in nested:
                         nested[inner] = root_id(inner, None)
                     target = nested[inner]
@@ -736,6 +735,9 @@ def _compiler(schema: Schema, options: VerifyOptions) -> _Compiler:
     key = replace(options, file_identifier=None)
     compiler = compilers.get(key)
     if compiler is None:
+        # A model not made by a loader (which checks it) fails here, when
+        # the verifier is made, rather than on the first buffer.
+        schema.check_references()
         compiler = compilers[key] = _Compiler(schema, key)
     return compiler  # type: ignore[no-any-return]
 
