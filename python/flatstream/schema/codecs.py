@@ -192,6 +192,34 @@ class Codec:
 
         return encode_columns(self, columns, **options)
 
+    def to_json(
+        self, payload: Any, *, verify: bool = True, defaults: bool = False, exact_floats: bool = False
+    ) -> str:
+        """``payload`` as the JSON text ``flatc --json --strict-json`` prints
+        for it (see :mod:`flatstream.schema.json_text`). ``verify``: run
+        :meth:`verify` first (flatc does not, and crashes on damaged
+        buffers); ``defaults``: print absent scalars with their defaults
+        (``--defaults-json``); ``exact_floats``: print floats as the shortest
+        text that reads back exactly, not flatc's 6 (``float``) or 12
+        (``double``) decimals."""
+        from .json_text import to_json
+
+        if verify:
+            self.verify(payload)
+        return to_json(self.schema, self.name, payload, defaults=defaults, exact_floats=exact_floats)
+
+    def from_json(self, text: str) -> bytes:
+        """The buffer :meth:`encode` writes for the JSON text ``text`` (what
+        ``flatc -b`` reads, as strict JSON); :class:`EncodeError` if the text
+        is not JSON or does not fit the table."""
+        return self.encode(self.object_from_json(text))
+
+    def object_from_json(self, text: str) -> Any:
+        """The object of :attr:`type` that JSON text ``text`` describes."""
+        from .json_text import from_json
+
+        return from_json(self.schema, self.name, text)
+
     def to_fbs(self) -> str:
         return self.schema.to_fbs()
 
