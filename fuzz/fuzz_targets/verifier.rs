@@ -10,7 +10,7 @@
 //! read (its "internal error"), and answers the same twice; the valid
 //! buffers verify under the default options and with the UTF-8 check; and
 //! checking more never accepts more: what every check (UTF-8, alignment,
-//! length, file identifier) accepts, the input's options accept, and what
+//! length, table size, file identifier) accepts, the input's options accept, and what
 //! those accept is accepted with every check off and the limits raised.
 //! (That the native verifier answers as the pure-Python one does is
 //! `tests/test_schema_verifier_native.py`'s job: this target needs no Python.)
@@ -129,7 +129,8 @@ const DEFAULT: Options = Options {
     max_size: MAX_SIZE,
     check_utf8: false,
     check_alignment: true,
-    check_length: true,
+    check_length: false,
+    check_table_size: false,
 };
 
 const TEMPLATE_0: &[u8] = &[
@@ -238,12 +239,14 @@ fuzz_target!(|input: Input| {
         check_utf8: input.flags & 1 != 0,
         check_alignment: input.flags & 2 == 0,
         check_length: input.flags & 4 == 0,
+        check_table_size: input.flags & 16 != 0,
     };
     let ident = input.flags & 8 != 0;
     let strict = Options {
         check_utf8: true,
         check_alignment: true,
         check_length: true,
+        check_table_size: true,
         ..options
     };
     let lenient = Options {
@@ -252,6 +255,7 @@ fuzz_target!(|input: Input| {
         check_utf8: false,
         check_alignment: false,
         check_length: false,
+        check_table_size: false,
         ..options
     };
     let ok = accepted(options, ident, &buf);

@@ -79,6 +79,7 @@ from .schema import (
     load_schema,
     struct,
     table,
+    UnionValue,
 )
 from .schema import verify as verify_buffer
 from .schema.types import f32, f64, i8, i16, i32, i64, u8, u16, u32, u64
@@ -175,6 +176,7 @@ __all__ = [
     "codec",
     "Codec",
     "load_schema",
+    "UnionValue",
     "Schema",
     "SchemaError",
     "EncodeError",

@@ -84,6 +84,9 @@ pub struct TableCodec {
     /// the pure codec while its `TableCodec` is None, decided at each call
     /// like every kernel (a dict lookup, cheaper than a module attribute).
     kernels: Py<PyDict>,
+    /// `verify(payload)`: the codec's verifier, run before decoding when
+    /// `decode(payload, verify=True)` asks for it (raises VerificationError).
+    verify: Option<Py<PyAny>>,
 }
 
 /// The instance offsets of `__slots__` members `descriptors` of class `cls`,
@@ -424,6 +427,15 @@ impl TableCodec {
         Ok(absent.bind(py).clone())
     }
 
+    /// Run the verifier `decode(..., verify=True)` asks for (an error if the
+    /// codec was made without one: verifying cannot be skipped silently).
+    fn verify_first(&self, payload: &Bound<'_, PyAny>) -> PyResult<()> {
+        match &self.verify {
+            Some(verify) => verify.bind(payload.py()).call1((payload,)).map(|_| ()),
+            None => Err(PyValueError::new_err("this codec has no verifier to run")),
+        }
+    }
+
     /// Whether `flatstream._kernels` selects the pure-Python twins now.
     fn pure_selected(&self, py: Python<'_>) -> PyResult<bool> {
         native_selected(self.kernels.bind(py), pyo3::intern!(py, "TableCodec")).map(|n| !n)
@@ -529,8 +541,13 @@ impl TableCodec {
     /// exactly that class without `getattr`; `decode_slots`: the descriptors
     /// of `cls`'s arguments when `cls(*args)` only stores them in those slots;
     /// `decode_attributes`: the argument names when `cls(*args)` only sets
-    /// each as an attribute (a plain dataclass).
+    /// each as an attribute (a plain dataclass). `verify`: the callable
+    /// `decode(payload, verify=True)` runs first.
     #[new]
+    #[pyo3(signature = (
+        fields, cls, args, decode_error, pure_encode, pure_decode, slots, ident, max_size,
+        force_defaults, encode_slots, decode_slots, decode_attributes, verify=None
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         fields: Vec<Bound<'_, PyTuple>>,
@@ -546,6 +563,7 @@ impl TableCodec {
         encode_slots: Option<(Bound<'_, PyAny>, Vec<Bound<'_, PyAny>>)>,
         decode_slots: Option<Vec<Bound<'_, PyAny>>>,
         decode_attributes: Option<Vec<Bound<'_, PyString>>>,
+        verify: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let py = cls.py();
         if fields.is_empty() || fields.len() > 64 {
@@ -676,6 +694,7 @@ impl TableCodec {
             decode_attributes,
             scratch: Mutex::new(Scratch::default()),
             kernels: py.import("flatstream._kernels")?.dict().unbind(),
+            verify,
         })
     }
 
@@ -690,10 +709,23 @@ impl TableCodec {
         }
     }
 
-    /// decode(payload) -> object: what the pure codec decodes `payload` into.
-    fn decode<'py>(&self, payload: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    /// decode(payload, verify=False) -> object: what the pure codec decodes
+    /// `payload` into; `verify`: run the verifier first, so a buffer it
+    /// refuses raises its VerificationError and never becomes an object.
+    #[pyo3(signature = (payload, verify=false))]
+    fn decode<'py>(
+        &self,
+        payload: &Bound<'py, PyAny>,
+        verify: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
         if self.pure_selected(payload.py())? {
+            if verify {
+                return self.pure_decode.bind(payload.py()).call1((payload, true));
+            }
             return self.pure_decode.bind(payload.py()).call1((payload,));
+        }
+        if verify {
+            self.verify_first(payload)?;
         }
         // try_lock: a decode reentered from Python code (an enum map, a
         // struct class) or another thread takes fresh buffers instead.
@@ -724,13 +756,22 @@ impl TableCodec {
         Ok(list)
     }
 
-    /// decode_many(payloads) -> list of objects.
-    fn decode_many<'py>(&self, payloads: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    /// decode_many(payloads, verify=False) -> list of objects.
+    #[pyo3(signature = (payloads, verify=false))]
+    fn decode_many<'py>(
+        &self,
+        payloads: &Bound<'py, PyAny>,
+        verify: bool,
+    ) -> PyResult<Bound<'py, PyList>> {
         let py = payloads.py();
         let list = PyList::empty(py);
         let mut scratch = Scratch::default();
         for payload in payloads.try_iter()? {
-            list.append(self.decode_one(&payload?, &mut scratch)?)?;
+            let payload = payload?;
+            if verify {
+                self.verify_first(&payload)?;
+            }
+            list.append(self.decode_one(&payload, &mut scratch)?)?;
         }
         Ok(list)
     }

@@ -75,7 +75,7 @@ fn root(tuple: RootTuple) -> PyResult<Root> {
 }
 
 /// SchemaVerifier(tables, roots, max_depth, max_tables, max_size, check_utf8,
-/// check_alignment, check_length, name, error)
+/// check_alignment, check_length, check_table_size, name, error)
 ///
 /// `verify(buffer)` returns True for a valid buffer of `roots[0]`'s table,
 /// raises `error(name, reason, position=...)` for an invalid one, and returns
@@ -106,6 +106,7 @@ impl SchemaVerifier {
         check_utf8: bool,
         check_alignment: bool,
         check_length: bool,
+        check_table_size: bool,
         name: String,
         error: Py<PyAny>,
     ) -> PyResult<Self> {
@@ -124,6 +125,7 @@ impl SchemaVerifier {
             check_utf8,
             check_alignment,
             check_length,
+            check_table_size,
         };
         let verifier = Verifier::new(tables, roots, options).map_err(PyValueError::new_err)?;
         Ok(SchemaVerifier {

@@ -114,7 +114,11 @@ pub struct Options {
     pub max_size: u64,
     pub check_utf8: bool,
     pub check_alignment: bool,
+    /// Refuse a buffer whose length is not a multiple of 4 (stricter than C++).
     pub check_length: bool,
+    /// Bound fields by the table's declared inline size, not by the buffer
+    /// (stricter than C++, which ignores the declared size).
+    pub check_table_size: bool,
 }
 
 /// Why a buffer was refused, and the byte where that was found.
@@ -435,7 +439,7 @@ impl Verifier {
                 }
                 continue;
             }
-            if offset < 4 || offset + f.width > table_len {
+            if o.check_table_size && (offset < 4 || offset + f.width > table_len) {
                 return fail(
                     format!(
                         "the field {} at offset {offset} lies outside its table of {table_len} bytes",
@@ -451,14 +455,34 @@ impl Verifier {
                 );
             }
         }
-        if pos + table_len > n {
-            return fail(
+        // The bytes from the table's start that must be in the buffer: its
+        // declared size when strict, else (as C++) its first 4 and every
+        // present field.
+        let extent = if o.check_table_size {
+            table_len
+        } else {
+            let mut reach = 4;
+            for f in &table.fields {
+                let offset = entry(f.id)?;
+                if offset != 0 {
+                    reach = reach.max(offset + f.width);
+                }
+            }
+            reach
+        };
+        if pos + extent > n {
+            let reason = if o.check_table_size {
                 format!(
-                    "the table {} ({table_len} bytes) runs past the end of the buffer",
+                    "the table {} ({extent} bytes) runs past the end of the buffer",
                     table.name
-                ),
-                pos,
-            );
+                )
+            } else {
+                format!(
+                    "the fields of the table {} ({extent} bytes) run past the end of the buffer",
+                    table.name
+                )
+            };
+            return fail(reason, pos);
         }
         if align {
             for f in table.fields.iter().filter(|f| f.alignment > 4) {
@@ -619,6 +643,7 @@ mod tests {
             check_utf8: true,
             check_alignment: true,
             check_length: true,
+            check_table_size: true,
         }
     }
 

@@ -23,7 +23,7 @@ Modules: :mod:`.model` (the schema dataclasses), :mod:`.decorators`
 """
 
 from .api import codec
-from .bfbs import compile_fbs, find_flatc, load_schema, schema_from_bfbs
+from .bfbs import FlatcNotFound, compile_fbs, find_flatc, load_schema, schema_from_bfbs
 from .codecs import MAX_BUFFER_SIZE, Codec
 from .decorators import field, is_struct, is_table, schema_of, struct, table
 from .errors import DecodeError, EncodeError, VerificationError
@@ -41,7 +41,7 @@ from .model import (
     UnionMember,
 )
 from .pyclasses import python_type as _python_type  # noqa: F401  (registers Schema.python_type)
-from .types import f32, f64, i8, i16, i32, i64, u8, u16, u32, u64
+from .types import UnionValue, f32, f64, i8, i16, i32, i64, u8, u16, u32, u64
 from .verifier import SchemaVerifier, VerifyOptions, verify
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "schema_from_bfbs",
     "compile_fbs",
     "find_flatc",
+    "FlatcNotFound",
     "Codec",
     "codec",
     "MAX_BUFFER_SIZE",
@@ -71,6 +72,7 @@ __all__ = [
     "TableDef",
     "UnionDef",
     "UnionMember",
+    "UnionValue",
     "f32",
     "f64",
     "i8",

@@ -275,18 +275,31 @@ class _Decoder(_CompilerBase):
                 args.append(self.absent_value(fdef) if fdef is not None else "None")
         src(f"return {self.const(cls, 'C')}({', '.join(args)})")
 
-    def root_decoder(self, name: str, max_size: int, expected: Optional[bytes] = None) -> Callable[[Any], Any]:
-        """``decode(payload)``. ``expected``: the bytes before the inline data
-        of the buffers this codec writes itself when every field is present
-        (for a table of scalars and structs); such a buffer is decoded
-        inline, without a lookup."""
+    def root_decoder(
+        self,
+        name: str,
+        max_size: int,
+        expected: Optional[bytes] = None,
+        verify: Optional[Callable[[Any], None]] = None,
+    ) -> Callable[..., Any]:
+        """``decode(payload, verify=False)``. ``expected``: the bytes before
+        the inline data of the buffers this codec writes itself when every
+        field is present (for a table of scalars and structs); such a buffer
+        is decoded inline, without a lookup. ``verify``: what
+        ``decode(payload, verify=True)`` runs first (its error propagates)."""
         cache = self.const({}, "RC")
         find = self.const(self.root_finder(name), "RF")
         fn = f"decode_{self.counter}"
         self.counter += 1
         src = _Source()
-        src(f"def {fn}(buf):")
+        src(f"def {fn}(buf, verify=False):")
         with src.block():
+            src("if verify:")
+            with src.block():
+                if verify is None:
+                    src("raise ValueError('this codec has no verifier to run')")
+                else:
+                    src(f"{self.const(verify, 'VERIFY')}(buf)")
             src("try:")
             with src.block():
                 if max_size < MAX_BUFFER_SIZE:

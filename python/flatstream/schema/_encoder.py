@@ -112,18 +112,33 @@ class _Encoder(_CompilerBase):
             union = self.schema.unions[ftype.ref or ""]
             by_class: Dict[Any, Tuple[int, str]] = {}
             by_value: Dict[int, str] = {}
+            by_name: Dict[str, int] = {}
+            members_of: Dict[Any, List[int]] = {}
             for member in union.members:
                 if member.table is None:
                     continue
                 enc = self.encoder(member.table)
                 by_value[member.value] = enc
-                by_class.setdefault(self.python_class(member.table), (member.value, enc))
+                by_name[member.name] = member.value
+                cls = self.python_class(member.table)
+                members_of.setdefault(cls, []).append(member.value)
+                by_class.setdefault(cls, (member.value, enc))
+            # A class several members hold (aliased members) says nothing by
+            # itself: those values take the slow path, which reads `<f>_type`.
+            aliased = {cls: tuple(v) for cls, v in members_of.items() if len(v) > 1}
+            for cls in aliased:
+                del by_class[cls]
             classes = self.const(by_class, "UC")
             values = self.const(by_value, "UV")
+            names = self.const(by_name, "UN")
+            shared = self.const(aliased, "UA")
             src(f"entry = {classes}.get(type({var}))")
             src("if entry is None:")
             with src.block():
-                src(f"entry = rt_union_entry({values}, obj, {fdef.name + '_type'!r}, {var}, {where!r})")
+                src(
+                    f"entry, {var} = rt_union_entry({values}, {names}, {shared}, obj, "
+                    f"{fdef.name + '_type'!r}, {var}, {where!r})"
+                )
             src(f"t_{fdef.name} = entry[0]")
             # By name: a member's encoder may still be being compiled.
             src(f"{out_var} = NS[entry[1]](out, {var})")

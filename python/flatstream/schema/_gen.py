@@ -10,6 +10,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import _runtime as rt
 from .errors import EncodeError
+from .types import UnionValue
 from .model import (
     BaseType,
     FieldDef,
@@ -191,14 +192,57 @@ def _init_order(cls: Any) -> List[str]:
     return list(getattr(cls, "__flatstream_fields__", ()))
 
 
-def union_entry(by_value: Dict[int, str], obj: Any, type_attr: str, value: Any, where: str) -> Tuple[int, str]:
-    number = getattr(obj, type_attr, None)
-    if number is None or int(number) not in by_value:
+def union_entry(
+    by_value: Dict[int, str],
+    by_name: Dict[str, int],
+    aliased: Dict[Any, Tuple[int, ...]],
+    obj: Any,
+    type_attr: str,
+    value: Any,
+    where: str,
+) -> Tuple[Tuple[int, str], Any]:
+    """The member (type number, encoder name) a union value is written as,
+    and the value to encode, where its class alone does not say: a
+    :class:`UnionValue` names its member; a class several members hold
+    (aliased members) takes the member ``obj.<field>_type`` names; any other
+    object takes ``<field>_type`` too."""
+    if type(value) is UnionValue:
+        number = _member_number(by_name, value.member)
+        if number is None or number not in by_value:
+            raise EncodeError(
+                f"{where}: {value.member!r} is not a member of the union "
+                f"(members: {', '.join(by_name)})"
+            )
+        return (number, by_value[number]), value.value
+    number = _member_number(by_name, getattr(obj, type_attr, None))
+    members = aliased.get(type(value))
+    if members is not None:
+        if number in members:
+            return (number, by_value[number]), value
+        names = ", ".join(n for n, v in by_name.items() if v in members)
+        raise EncodeError(
+            f"{where}: a {type(value).__name__} is any of the members {names}: set "
+            f"{type_attr} to the one meant, or give flatstream.schema.UnionValue(name, value)"
+        )
+    if number is None or number not in by_value:
         raise EncodeError(
             f"{where}: cannot tell which union member a {type(value).__name__} is "
-            f"(give an instance of a member table, or set {type_attr})"
+            f"(give an instance of a member table, set {type_attr}, or give "
+            "flatstream.schema.UnionValue(name, value))"
         )
-    return int(number), by_value[int(number)]
+    return (number, by_value[number]), value
+
+
+def _member_number(by_name: Dict[str, int], member: Any) -> Optional[int]:
+    """A member's type number from its name or number (None: neither)."""
+    if member is None:
+        return None
+    if isinstance(member, str):
+        return by_name.get(member)
+    try:
+        return int(member)
+    except (TypeError, ValueError):
+        return None
 
 
 class FlagMap(dict):  # type: ignore[type-arg]

@@ -58,6 +58,7 @@ def native_codec(
     pure_decode: Callable[[Any], Any],
     ident: bytes,
     max_size: int,
+    verify: Optional[Callable[[Any], None]] = None,
 ) -> Optional[Any]:
     """A ``flatstream._native.TableCodec`` for ``table`` as a root, or None when
     the extension is missing or the table has fields the native codec does not
@@ -103,6 +104,7 @@ def native_codec(
         compiler.force_defaults, _encode_slots(cls, [item.fdef.name for item in items]),
         _decode_slots(cls, [name for name in _init_order(cls)]),
         _decode_attributes(cls, [name for name in _init_order(cls)]),
+        verify,
     )
 
 

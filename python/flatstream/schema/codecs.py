@@ -50,9 +50,10 @@ class Codec:
     ``@fs.table`` instance, an instance of :attr:`type`, ...). ``decode(payload)``
     takes any bytes-like and returns an instance of :attr:`type`. Both raise
     :class:`EncodeError`/:class:`DecodeError` (``ValueError``\\ s). The decoder
-    bounds-checks what it reads but does not verify everything: use
-    :meth:`verify` (or :meth:`verifier` as a stream validator) on untrusted
-    input.
+    bounds-checks what it reads but does not verify everything: on untrusted
+    input use ``decode(payload, verify=True)`` (the verifier runs first and
+    raises :class:`VerificationError`), or :meth:`verifier` as a stream
+    validator.
     """
 
     def __init__(
@@ -86,16 +87,22 @@ class Codec:
         compiler = _compiler(schema, force_defaults)
         self.type: type = compiler.python_class(table.name)
         self._pure_encode = compiler.root_encoder(table.name, ident_bytes, max_size)
+        # verify=True runs this codec's verifier (built on first use) first.
         self._pure_decode = compiler.root_decoder(
-            table.name, max_size, compiler.fixed_prefix(table.name, ident_bytes)
+            table.name, max_size, compiler.fixed_prefix(table.name, ident_bytes), self._verify_first
         )
         #: The native twin (``flatstream._native.TableCodec``) of this codec,
         #: or None (no extension, or fields it does not handle).
         self.native: Any = native_codec(
-            compiler, table, self._pure_encode, self._pure_decode, ident_bytes, max_size
+            compiler, table, self._pure_encode, self._pure_decode, ident_bytes, max_size,
+            self._verify_first,
         )
         self.encode: Callable[[Any], bytes]
-        self.decode: Callable[[Any], Any]
+        #: ``decode(payload, verify=False)``: an instance of :attr:`type`.
+        #: ``verify=True`` runs :meth:`verify` first, so a buffer the
+        #: verifier refuses raises its :class:`VerificationError` and never
+        #: becomes an object: use it for payloads of untrusted origin.
+        self.decode: Callable[..., Any]
         self.encode, self.decode = bind(self.native, self._pure_encode, self._pure_decode)
         self._size_limited = max_size < MAX_BUFFER_SIZE and not any(
             item.kind == "offset" for item in compiler.items(table)
@@ -127,22 +134,28 @@ class Codec:
             raise EncodeError(f"the buffer is {len(data)} bytes, over the limit of {self.max_size}")
         return data
 
-    def decode_many(self, payloads: Any) -> List[Any]:
-        """``[decode(p) for p in payloads]``, in one native call when the codec
-        has a native twin."""
+    def decode_many(self, payloads: Any, verify: bool = False) -> List[Any]:
+        """``[decode(p, verify) for p in payloads]``, in one native call when
+        the codec has a native twin."""
         from .. import _kernels
 
         if self.native is not None and _kernels.TableCodec is not None:
-            return self.native.decode_many(payloads)  # type: ignore[no-any-return]
+            return self.native.decode_many(payloads, verify)  # type: ignore[no-any-return]
         decode = self._pure_decode
-        return [decode(payload) for payload in payloads]
+        return [decode(payload, verify) for payload in payloads]
 
-    def view(self, payload: Any) -> Any:
+    def _verify_first(self, payload: Any) -> None:
+        self.verify(payload)
+
+    def view(self, payload: Any, verify: bool = False) -> Any:
         """A lazy view of ``payload``: each attribute is decoded when read
         (and again each time), so reading a few fields of a wide table costs
         a few field reads. Nested tables, vectors and unions decode as
         :meth:`decode` does. ``view.to_object()`` decodes everything. The view
-        keeps ``payload`` alive; it checks nothing until read."""
+        keeps ``payload`` alive; it checks nothing until read, unless
+        ``verify`` runs the verifier on it first."""
+        if verify:
+            self.verify(payload)
         view_class = self._view_class
         if view_class is None:
             view_class = self._view_class = _compiler(self.schema, self.force_defaults).view_class(self.name)
@@ -178,6 +191,34 @@ class Codec:
         from .columnar import encode_columns
 
         return encode_columns(self, columns, **options)
+
+    def to_json(
+        self, payload: Any, *, verify: bool = True, defaults: bool = False, exact_floats: bool = False
+    ) -> str:
+        """``payload`` as the JSON text ``flatc --json --strict-json`` prints
+        for it (see :mod:`flatstream.schema.json_text`). ``verify``: run
+        :meth:`verify` first (flatc does not, and crashes on damaged
+        buffers); ``defaults``: print absent scalars with their defaults
+        (``--defaults-json``); ``exact_floats``: print floats as the shortest
+        text that reads back exactly, not flatc's 6 (``float``) or 12
+        (``double``) decimals."""
+        from .json_text import to_json
+
+        if verify:
+            self.verify(payload)
+        return to_json(self.schema, self.name, payload, defaults=defaults, exact_floats=exact_floats)
+
+    def from_json(self, text: str) -> bytes:
+        """The buffer :meth:`encode` writes for the JSON text ``text`` (what
+        ``flatc -b`` reads, as strict JSON); :class:`EncodeError` if the text
+        is not JSON or does not fit the table."""
+        return self.encode(self.object_from_json(text))
+
+    def object_from_json(self, text: str) -> Any:
+        """The object of :attr:`type` that JSON text ``text`` describes."""
+        from .json_text import from_json
+
+        return from_json(self.schema, self.name, text)
 
     def to_fbs(self) -> str:
         return self.schema.to_fbs()

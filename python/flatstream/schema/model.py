@@ -298,6 +298,62 @@ class Schema:
             raise SchemaError(f"no definition named {name!r} in the schema")
         raise SchemaError(f"{name!r} is ambiguous: {', '.join(sorted(matches))}")
 
+    def defines(self, name: str) -> bool:
+        """Whether ``name`` is the full name of a definition."""
+        return any(name in space for space in (self.tables, self.structs, self.enums, self.unions))
+
+    def lookup(self, name: str, namespace: str = "") -> str:
+        """The full name ``name`` means when written inside ``namespace``,
+        as flatc resolves it: ``namespace.name`` first, then each parent
+        namespace's ``parent.name``, then ``name`` itself (so inside
+        ``MyGame.Example``, ``"Monster"`` is ``MyGame.Example.Monster`` even
+        when ``MyGame.Example2.Monster`` exists too). A name defined in none
+        of those places but by exactly one definition (flatc also binds a
+        reference to a definition that follows it) is that definition."""
+        parts = namespace.split(".") if namespace else []
+        for keep in range(len(parts), -1, -1):
+            candidate = ".".join(parts[:keep] + [name])
+            if self.defines(candidate):
+                return candidate
+        where = f" from namespace {namespace}" if namespace else ""
+        matches = [d.name for d in self.definitions() if d.name.endswith("." + name)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise SchemaError(f"no definition named {name!r}{where}")
+        raise SchemaError(f"{name!r}{where} is ambiguous: {', '.join(sorted(matches))}")
+
+    def nested_root(self, table: Union[str, "TableDef"], fdef: "FieldDef") -> Optional[str]:
+        """The full name of the table a ``nested_flatbuffer`` field of ``table``
+        holds (resolved in the table's namespace, as flatc does), or None for
+        a field without the attribute. Raises :class:`SchemaError` if the
+        name is not a table of the schema."""
+        name = fdef.attributes.get("nested_flatbuffer")
+        if not name:
+            return None
+        owner = table if isinstance(table, str) else table.name
+        where = f"{owner}.{fdef.name}"
+        if fdef.type.base not in (BaseType.VECTOR, BaseType.VECTOR64) or fdef.type.element not in (
+            BaseType.UBYTE, BaseType.BYTE,
+        ):
+            raise SchemaError(f"{where}: nested_flatbuffer applies to a vector of ubyte only")
+        try:
+            full = self.lookup(name, owner.rpartition(".")[0])
+        except SchemaError as exc:
+            raise SchemaError(f"{where}: nested_flatbuffer {name!r}: {exc}") from None
+        if full not in self.tables:
+            raise SchemaError(f"{where}: nested_flatbuffer names {full}, which is not a table")
+        return full
+
+    def check_references(self) -> None:
+        """Raise :class:`SchemaError` for a reference a table makes by name
+        that does not resolve (a ``nested_flatbuffer`` root): loaders call it
+        so a broken schema fails when it is loaded, not when a buffer is
+        verified."""
+        for table in self.tables.values():
+            for fdef in table.fields:
+                self.nested_root(table, fdef)
+
     def table(self, name: Optional[str] = None) -> TableDef:
         """The table called ``name``; the root table when ``name`` is None."""
         if name is None:

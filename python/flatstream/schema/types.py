@@ -9,12 +9,11 @@ type. ``bool``, ``str`` and ``bytes`` are used as plain Python types; a plain
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from typing import Annotated
+from typing import Annotated, Any, Union
 
 from .model import BaseType
 
-__all__ = ["Scalar", "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "f32", "f64"]
+__all__ = ["UnionValue", "Scalar", "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "f32", "f64"]
 
 
 @dataclass(frozen=True)
@@ -50,3 +49,20 @@ i32 = Annotated[int, Scalar(BaseType.INT)]
 i64 = Annotated[int, Scalar(BaseType.LONG)]
 f32 = Annotated[float, Scalar(BaseType.FLOAT)]
 f64 = Annotated[float, Scalar(BaseType.DOUBLE)]
+
+
+@dataclass(frozen=True)
+class UnionValue:
+    """A union field's value with its member named explicitly: ``member`` is
+    the member's name as the schema spells it (``"M3"``) or its type number.
+
+    A union whose members are tables of different classes needs none of
+    this: the value's class says which member it is. Where several members
+    hold the same table (aliased members, ``union U { M1: T, M2: T }``),
+    encoding needs to know which one: give ``UnionValue("M2", t)``, or set
+    the owner's ``<field>_type`` attribute (the decoder sets it, so a decoded
+    object encodes back to the same member).
+    """
+
+    member: Union[str, int]
+    value: Any

@@ -1,9 +1,10 @@
 """The schema-driven verifier: is a buffer a well-formed FlatBuffer of a table?
 
-It checks what the official C++ ``flatbuffers::Verifier`` checks, and a
-little more: the root offset, every table's vtable (inside the buffer,
-aligned, even-sized), every field inside its table and the buffer and
-aligned to its size, every offset non-zero and inside the buffer, every
+It checks what the official C++ ``flatbuffers::Verifier`` checks (stricter
+checks C++ does not make are options, off by default: see
+:class:`VerifyOptions`): the root offset, every table's vtable (inside the
+buffer, aligned, even-sized), every field inside the buffer and aligned to
+its size, every offset non-zero and inside the buffer, every
 string and vector inside the buffer (strings NUL-terminated, optionally valid
 UTF-8), every vector element, union member and nested table verified in
 turn, required fields present, a ``nested_flatbuffer`` field's bytes verified
@@ -65,12 +66,21 @@ class VerifyOptions:
     the work on buffers whose offsets share subtrees). ``max_size``: the
     largest buffer accepted. ``check_utf8``: refuse strings that are not
     UTF-8. ``check_alignment``: refuse misaligned scalars, offsets and
-    vtables (the C++ default). ``check_length``: refuse a buffer whose length
-    is not a multiple of 4; every builder pads a finished buffer to its
-    alignment (at least 4), so this catches a truncation that cut only
-    trailing padding, which no structural check can see. ``file_identifier``:
-    4 characters the buffer must carry at bytes 4-7, or ``None`` not to
-    check.
+    vtables (the C++ default). ``file_identifier``: 4 characters the buffer
+    must carry at bytes 4-7, or ``None`` not to check.
+
+    By default the verdict is the official C++ ``flatbuffers::Verifier``'s.
+    Two stricter checks are options, off by default because C++ accepts
+    what they refuse: ``check_length`` refuses a buffer whose length is not
+    a multiple of 4 (every builder pads a finished buffer to at least 4, so
+    this catches a truncation that cut only trailing padding, which no
+    structural check can see); ``check_table_size`` refuses a field that
+    lies outside its table's declared inline size (the vtable's second
+    entry) or overlaps the table's vtable offset, and a table whose
+    declared size runs past the buffer. C++ bounds each field by the buffer
+    alone, and real writers rely on it: the official Python builder of
+    release 24.3.25 declares sizes too small when a field needs alignment
+    padding.
     """
 
     max_depth: int = 64
@@ -78,8 +88,9 @@ class VerifyOptions:
     max_size: int = _MAX_BUFFER_SIZE
     check_utf8: bool = False
     check_alignment: bool = True
-    check_length: bool = True
+    check_length: bool = False
     file_identifier: Optional[str] = None
+    check_table_size: bool = False
 
     def __post_init__(self) -> None:
         if self.max_depth < 1 or self.max_tables < 1:
@@ -103,6 +114,7 @@ class _Check:
         self.target = ""  # the function (by name) that checks what the field points to
         self.members: Dict[int, str] = {}
         self.type_id = -1
+        self.nested = ""  # the full name of a nested flatbuffer's root table
 
 
 class _Fault(Exception):
@@ -333,9 +345,10 @@ class _Compiler:
                 element = fdef.type.element
                 if element.is_scalar:
                     check.element = SCALARS[element].size
-                    nested = fdef.attributes.get("nested_flatbuffer")
-                    if nested and check.element == 1:
+                    nested = self.schema.nested_root(table, fdef)
+                    if nested is not None:
                         check.kind = "nested"
+                        check.nested = nested
                         check.target = self.nested_root(nested, where)
                     else:
                         check.kind = "vector"
@@ -359,11 +372,32 @@ class _Compiler:
     def inline_problem(self, check: _Check, offset: int, table_len: int) -> Optional[str]:
         """Why a field at ``offset`` of a table of ``table_len`` bytes is
         refused whatever the table's position (None if it is not)."""
-        if offset < 4 or offset + check.width > table_len:
+        if self.options.check_table_size and (offset < 4 or offset + check.width > table_len):
             return f"the field {check.where} at offset {offset} lies outside its table of {table_len} bytes"
         if self.options.check_alignment and 1 < check.alignment <= 4 and offset % check.alignment:
             return f"the field {check.where} is not {check.alignment}-byte aligned"
         return None
+
+    def extent(self, checks: List[_Check], entries: Tuple[int, ...], table_len: int) -> int:
+        """The bytes from a table's start that must lie in the buffer: its
+        declared size under ``check_table_size``, else (as C++) its first 4
+        and every present field."""
+        if self.options.check_table_size:
+            return table_len
+        reach = 4
+        for check in checks:
+            fid = check.fdef.id
+            offset = entries[fid] if fid < len(entries) else 0
+            if offset:
+                reach = max(reach, offset + check.width)
+        return reach
+
+    def overrun_message(self, name: str, extent: Any) -> str:
+        """Why a table whose ``extent`` bytes do not fit is refused (``extent``:
+        a number, or the text of an f-string field)."""
+        if self.options.check_table_size:
+            return f"the table {name} ({extent} bytes) runs past the end of the buffer"
+        return f"the fields of the table {name} ({extent} bytes) run past the end of the buffer"
 
     def specialised(self, name: str, key: bytes) -> Any:
         """The checks of table ``name`` compiled for one vtable (``key``: its bytes)."""
@@ -372,15 +406,16 @@ class _Compiler:
         entries = struct.unpack_from(f"<{(size - 4) // 2}H", key, 4)
         fn = f"sv_{self.counter}"
         self.counter += 1
+        checks = self.checks(name)
+        extent = self.extent(checks, entries, table_len)
         src = _Source()
         src(f"def {fn}(buf, pos, depth, st):")
         src.indent()
         src("n = len(buf)")
-        src(f"if pos + {table_len} > n:")
-        src(f"    fail('the table {name} ({table_len} bytes) runs past the end of the buffer', pos)")
+        src(f"if pos + {extent} > n:")
+        src(f"    fail({self.overrun_message(name, extent)!r}, pos)")
         problems: List[str] = []
         present: Dict[int, int] = {}
-        checks = self.checks(name)
         for check in checks:
             fid = check.fdef.id
             offset = entries[fid] if fid < len(entries) else 0
@@ -411,7 +446,7 @@ class _Compiler:
                 (present[c.fdef.id], c.alignment) for c in checks
                 if c.fdef.id in present and align and c.alignment > 4
             ]
-            self.fixed[(name, key)] = (table_len, wide)
+            self.fixed[(name, key)] = (extent, wide)
         for check in checks:
             offset = present.get(check.fdef.id, 0)
             kind = check.kind
@@ -468,8 +503,9 @@ class _Compiler:
                 problem = self.inline_problem(check, offset, table_len)
                 if problem:
                     _fail(problem, pos)
-            if pos + table_len > n:
-                _fail(f"the table {name} ({table_len} bytes) runs past the end of the buffer", pos)
+            extent = self.extent(checks, entries, table_len)
+            if pos + extent > n:
+                _fail(self.overrun_message(name, extent), pos)
             for check in checks:
                 fid = check.fdef.id
                 offset = entries[fid] if fid < len(entries) else 0
@@ -505,12 +541,9 @@ class _Compiler:
         return check_table
 
     def nested_root(self, name: str, where: str) -> str:
-        """A function (bytes, position) checking a nested FlatBuffer of table ``name``."""
-        try:
-            table = self.schema.table(name)
-        except SchemaError:
-            raise SchemaError(f"{where}: nested_flatbuffer names {name!r}, not a table of the schema") from None
-        inner = self.root(table.name, None)
+        """A function (bytes, position) checking a nested FlatBuffer of table
+        ``name`` (a full name, from ``Schema.nested_root``)."""
+        inner = self.root(name, None)
 
         def check(data: Any, position: int, depth: int) -> None:
             try:
@@ -617,7 +650,7 @@ class _Compiler:
         src("if m is not None:")
         src("    if pos + m > n:")
         # The refusal the table's own check gives (see `specialised`).
-        src(f"        fail(f'the table {name} ({{m}} bytes) runs past the end of the buffer', pos)")
+        src(f"        fail(f{self.overrun_message(name, '{m}')!r}, pos)")
         src("    return")
         src(f"f = {self.const(cache, 'RC')}.get(key)")
         src("if f is None:")
@@ -707,7 +740,7 @@ def _lower(compiler: _Compiler, name: str, ident: Optional[str]) -> Optional[Tup
                 if check.kind in ("table", "tables"):
                     target = table_id(by_function[check.target])
                 elif check.kind == "nested":
-                    inner = schema.table(check.fdef.attributes["nested_flatbuffer"]).name
+                    inner = check.nested
                     if inner not in nested:
                         nested[inner] = root_id(inner, None)
                     target = nested[inner]
@@ -727,6 +760,7 @@ def _lower(compiler: _Compiler, name: str, ident: Optional[str]) -> Optional[Tup
     return (
         described, roots, options.max_depth, options.max_tables, options.max_size,
         options.check_utf8, options.check_alignment, options.check_length,
+        options.check_table_size,
     )
 
 
@@ -736,6 +770,9 @@ def _compiler(schema: Schema, options: VerifyOptions) -> _Compiler:
     key = replace(options, file_identifier=None)
     compiler = compilers.get(key)
     if compiler is None:
+        # A model not made by a loader (which checks it) fails here, when
+        # the verifier is made, rather than on the first buffer.
+        schema.check_references()
         compiler = compilers[key] = _Compiler(schema, key)
     return compiler  # type: ignore[no-any-return]
 
