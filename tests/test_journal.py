@@ -3,6 +3,9 @@ hostile records, appending, foreign files, and the raw-stream invariant."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
 import struct
 from pathlib import Path
 from typing import Any, List
@@ -510,3 +513,54 @@ def test_ab_with_format_journal_starts_a_new_journal(tmp_path: Path) -> None:
         assert [bytes(p) for p in r] == [b"first", b"second"]
     with pytest.raises(TypeError, match="when a journal is created"):
         fs.open(path, "ab", metadata={"b": "2"})
+
+
+class _FullDisk(io.RawIOBase):
+    """A real file that holds ``room`` bytes, then refuses with ENOSPC (a
+    write that does not fit is taken in part, as a filling disk does)."""
+
+    def __init__(self, path: Path, room: int) -> None:
+        self.file = open(path, "wb")
+        self.room = room
+        self.refused = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        left = self.room - self.file.tell()
+        if left <= 0:
+            self.refused += 1
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return self.file.write(bytes(data)[:left])
+
+    def fileno(self) -> int:
+        return self.file.fileno()
+
+    def close(self) -> None:
+        self.file.close()
+        super().close()
+
+
+def test_a_full_disk_stops_the_journal_and_leaves_only_a_torn_tail(tmp_path: Path) -> None:
+    path = tmp_path / "full.fsj"
+    disk = _FullDisk(path, room=3000)
+    w = fs.journal.JournalWriter(io.BufferedWriter(disk, 256), checksum="crc32")
+    with pytest.raises(OSError) as raised:
+        for i in range(10_000):
+            w.write_payload(b"event %05d" % i)
+    assert raised.value.errno == errno.ENOSPC and w.failed is raised.value
+    with pytest.raises(ValueError, match="stopped after a failed write"):
+        w.write_payload(b"more")  # nothing follows a frame that may be torn
+    refused = disk.refused
+    with contextlib.suppress(OSError):
+        w.close()  # no index, no footer; the buffered rest still does not fit
+    assert disk.refused <= refused + 1
+    assert path.stat().st_size == 3000
+    with fs.open(path, "ab") as repaired:  # room again: cut the torn tail, go on
+        assert repaired.repaired is not None
+        kept = repaired.frames_written
+        repaired.write_payload(b"after the disk had room")
+    with fs.open(path, "rb") as r:
+        got = [bytes(p) for p in r]
+    assert got == [b"event %05d" % i for i in range(kept)] + [b"after the disk had room"]
