@@ -564,3 +564,40 @@ def test_a_full_disk_stops_the_journal_and_leaves_only_a_torn_tail(tmp_path: Pat
     with fs.open(path, "rb") as r:
         got = [bytes(p) for p in r]
     assert got == [b"event %05d" % i for i in range(kept)] + [b"after the disk had room"]
+
+
+@pytest.mark.parametrize("index_every, index_every_bytes", [(7, 1 << 20), (4096, 300), (5, 200), (1, 1)])
+def test_write_many_writes_the_bytes_of_one_by_one(index_every: int, index_every_bytes: int) -> None:
+    import random
+
+    rng = random.Random(index_every * 31 + index_every_bytes)
+    payloads = [bytes(rng.randrange(256) for _ in range(rng.randrange(0, 90))) for _ in range(300)]
+
+    def journal(batched: bool) -> bytes:
+        sink = io.BytesIO()
+        w = fs.journal.JournalWriter(sink, checksum="crc32", index_every=index_every,
+                                     index_every_bytes=index_every_bytes, close_file=False)
+        w.write_payload(payloads[0])
+        for k in range(1, 300, 37):
+            chunk = payloads[k:k + 37]
+            if batched:
+                assert w.write_many(chunk) == len(chunk)
+            else:
+                for p in chunk:
+                    w.write_payload(p)
+        w.close()
+        data = sink.getvalue()
+        # the header's creation time differs between the two: compare what follows it
+        return data[fs.journal.sniff(data).header_end:]
+
+    assert journal(True) == journal(False)
+
+
+def test_write_many_refuses_before_writing_any_of_the_batch() -> None:
+    sink = io.BytesIO()
+    w = fs.journal.JournalWriter(sink, close_file=False)
+    before = sink.getvalue()
+    with pytest.raises(fs.InvalidFrame, match="reserved"):
+        w.write_many([b"good", b"\x08\x00\x00\x00FSJIxxxx"])
+    w.flush()
+    assert sink.getvalue() == before and w.frames_written == 0

@@ -61,12 +61,14 @@ class LatencyHistogram:
 
 
 class LineSink:
-    """JSON lines to a path (appended) or to an inherited descriptor (2 = stderr)."""
+    """JSON lines to a path (appended; its directory made if missing) or to an
+    inherited descriptor (2 = stderr)."""
 
     def __init__(self, target: Any) -> None:
         if isinstance(target, int):
             self._fd, self._owned = target, False
         else:
+            os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
             self._fd = os.open(os.fspath(target), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             self._owned = True
 
