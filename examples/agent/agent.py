@@ -161,6 +161,7 @@ class Agent:
         self.config = config
         self.codec = fs.codec(SensorReading)
         self._stop = threading.Event()
+        self._stop_reason = "duration"
         self._reports = LineSink(config.stats_file)
         self._acks = LineSink(config.ack_file) if config.ack_file is not None else None
         self._first_seq = 0
@@ -229,7 +230,6 @@ class Agent:
 
     def run(self) -> int:
         config = self.config
-        self._stop_reason = "duration"
         try:
             recovered = recover(config.out, config.prefix, self.codec)
         except (fs.FlatstreamError, ValueError, EOFError) as error:
