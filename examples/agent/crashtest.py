@@ -6,8 +6,10 @@ again, over and over; every frame it acknowledged must still be there.
 
 Each policy gets its own directory. A run starts the agent (a real
 subprocess; sensors at ``--rate``, small segments so kills land in rotations
-too) and kills it after a random delay, which may fall in its start-up, in
-its recovery of the previous kill, in sampling, or in a rotation. After the
+too) and kills it after a random delay, counted from its ``started`` line in
+three runs of four (the kill lands while it samples, maybe in a rotation)
+and from its spawn otherwise (maybe in its start-up, or in its recovery of
+the previous kill). After the
 last run, one more start stops cleanly (SIGTERM). Checked:
 
 * each start's recovery report (``started`` line) finds the capture ending at
@@ -109,6 +111,8 @@ def crash_runs(
     for _ in range(runs):
         child = subprocess.Popen(agent_command(out, *options), env=agent_env(), cwd=ROOT,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if rng.random() >= 0.25:  # mostly while sampling; else also in start-up and recovery
+            _wait_for_event(stats, "started", child)
         time.sleep(rng.uniform(0.0, max_delay))
         child.send_signal(signal.SIGKILL)
         _, err = child.communicate(timeout=60)
