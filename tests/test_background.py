@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import threading
 import time
 from pathlib import Path
@@ -271,3 +272,98 @@ def test_a_message_appended_after_the_final_drain_is_refused_not_lost() -> None:
         w.write(b"too late")
     assert [bytes(p) for p in fs.StreamReader(bytes(sink.data))] == [b"early"]
     assert (w.stats.written, w.stats.queued) == (1, 0)
+
+
+def test_block_policy_blocks_the_producer_while_the_sink_is_stalled() -> None:
+    sink = BlockedSink()
+    w = fs.BackgroundWriter(sink, queue_size=8, overflow="block")
+    accepted: List[int] = []
+
+    def produce() -> None:
+        for i in range(100):
+            w.write(i.to_bytes(4, "little"))
+            accepted.append(i)
+
+    producer = threading.Thread(target=produce)
+    try:
+        w.write(b"first")
+        assert sink.entered.wait(10)  # the I/O thread is stuck inside the sink
+        producer.start()
+        assert wait_until(lambda: len(accepted) == 8)  # the queue fills ...
+        producer.join(0.2)
+        assert producer.is_alive()  # ... and the producer waits for a slot, not dropping
+        assert len(accepted) == 8 and w.stats.queued == 8 and w.stats.dropped == 0
+    finally:
+        sink.release.set()
+        producer.join(10)
+        w.close()
+    assert [bytes(p) for p in fs.StreamReader(bytes(sink.data))] == [b"first"] + [
+        i.to_bytes(4, "little") for i in range(100)
+    ]
+
+
+class FullDiskSink(SlowSink):
+    """Takes ``room`` bytes, then every write raises ENOSPC (and is counted)."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+        self.refused = 0
+
+    def write(self, data: Any) -> int:
+        if len(self.data) + len(data) > self.room:
+            self.refused += 1
+            raise OSError(28, "No space left on device")
+        return super().write(data)
+
+
+def test_a_full_disk_stops_the_io_thread_without_retrying() -> None:
+    sink = FullDiskSink(room=1000)
+    w = fs.BackgroundWriter(sink, fs.ChecksumFramer("crc32"), queue_size=16)
+    with pytest.raises(OSError) as raised:
+        for p in payloads(100_000):
+            w.write(p)
+    assert raised.value.errno == 28
+    assert w.error is raised.value  # visible to a thread that does not write
+    assert not wait_until(lambda: sink.refused > 1, timeout=0.2)  # one attempt, no retry loop
+    assert not w._thread.is_alive()
+    with pytest.raises(OSError):
+        w.close()
+    assert sink.refused == 1
+    # what the sink took reads back as whole frames
+    got = [bytes(p) for p in fs.StreamReader(bytes(sink.data), fs.ChecksumDeframer("crc32"))]
+    assert got == payloads(len(got)) and w.stats.written == len(got)
+
+
+def test_into_rotating_journal_segments_with_acknowledgements(tmp_path: Path) -> None:
+    acks: List[Any] = []
+    segments = fs.RotatingWriter(tmp_path, "cap", rotate_bytes=4000, format="journal",
+                                 checksum="crc32c", fsync=True)
+    items = payloads(3_000)
+    with fs.BackgroundWriter(segments, close_sink=True, fsync=True, flush_every=1, queue_size=64,
+                             on_flush=lambda frames, seconds: acks.append((frames, seconds))) as w:
+        for p in items:
+            assert w.write(p)
+        w.flush(timeout=10)
+        assert acks[-1][0] == 3_000  # flushed: everything accepted so far is acknowledged
+    assert len(segments.segments) > 3
+    frames = [a[0] for a in acks]
+    assert frames == sorted(frames) and all(seconds is not None and seconds >= 0 for _, seconds in acks)
+    stats = w.stats
+    assert (stats.written, stats.dropped) == (3_000, 0)
+    assert stats.bytes == sum(os.path.getsize(p) for p in segments.segments)
+    for path in segments.segments:
+        with fs.open(path, "rb") as r:
+            assert r.state is fs.journal.JournalState.CLEAN
+    assert [bytes(p) for p in fs.open_segments(tmp_path, checksum=None)] == items
+
+
+def test_a_writer_target_refuses_on_the_callers_thread(tmp_path: Path) -> None:
+    segments = fs.RotatingWriter(tmp_path, "cap", format="journal")
+    with fs.BackgroundWriter(segments, close_sink=True) as w:
+        with pytest.raises(fs.InvalidFrame, match="reserved"):
+            w.write(b"\x08\x00\x00\x00FSJHxxxx")  # would pass for a journal header
+        w.write(b"fine")
+    assert [bytes(p) for p in fs.open_segments(tmp_path, checksum=None)] == [b"fine"]
+    with pytest.raises(TypeError, match="framer"):
+        fs.BackgroundWriter(fs.RotatingWriter(tmp_path, "other"), fs.DefaultFramer())

@@ -3,6 +3,9 @@ hostile records, appending, foreign files, and the raw-stream invariant."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
 import struct
 from pathlib import Path
 from typing import Any, List
@@ -620,3 +623,91 @@ def test_write_many_into_blocks_is_the_same_file_as_one_write_per_item(
         assert [bytes(p) for p in a] == items
         assert len(a.layout().blocks) >= (2 if block_size < 1 << 20 else 1)
     assert files[0].read_bytes()[start:] == files[1].read_bytes()[start:]
+
+
+class _FullDisk(io.RawIOBase):
+    """A real file that holds ``room`` bytes, then refuses with ENOSPC (a
+    write that does not fit is taken in part, as a filling disk does)."""
+
+    def __init__(self, path: Path, room: int) -> None:
+        self.file = open(path, "wb")
+        self.room = room
+        self.refused = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        left = self.room - self.file.tell()
+        if left <= 0:
+            self.refused += 1
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return self.file.write(bytes(data)[:left])
+
+    def fileno(self) -> int:
+        return self.file.fileno()
+
+    def close(self) -> None:
+        self.file.close()
+        super().close()
+
+
+def test_a_full_disk_stops_the_journal_and_leaves_only_a_torn_tail(tmp_path: Path) -> None:
+    path = tmp_path / "full.fsj"
+    disk = _FullDisk(path, room=3000)
+    w = fs.journal.JournalWriter(io.BufferedWriter(disk, 256), checksum="crc32")
+    with pytest.raises(OSError) as raised:
+        for i in range(10_000):
+            w.write_payload(b"event %05d" % i)
+    assert raised.value.errno == errno.ENOSPC and w.failed is raised.value
+    with pytest.raises(ValueError, match="stopped after a failed write"):
+        w.write_payload(b"more")  # nothing follows a frame that may be torn
+    refused = disk.refused
+    with contextlib.suppress(OSError):
+        w.close()  # no index, no footer; the buffered rest still does not fit
+    assert disk.refused <= refused + 1
+    assert path.stat().st_size == 3000
+    with fs.open(path, "ab") as repaired:  # room again: cut the torn tail, go on
+        assert repaired.repaired is not None
+        kept = repaired.frames_written
+        repaired.write_payload(b"after the disk had room")
+    with fs.open(path, "rb") as r:
+        got = [bytes(p) for p in r]
+    assert got == [b"event %05d" % i for i in range(kept)] + [b"after the disk had room"]
+
+
+@pytest.mark.parametrize("index_every, index_every_bytes", [(7, 1 << 20), (4096, 300), (5, 200), (1, 1)])
+def test_write_many_writes_the_bytes_of_one_by_one(index_every: int, index_every_bytes: int) -> None:
+    import random
+
+    rng = random.Random(index_every * 31 + index_every_bytes)
+    payloads = [bytes(rng.randrange(256) for _ in range(rng.randrange(0, 90))) for _ in range(300)]
+
+    def journal(batched: bool) -> bytes:
+        sink = io.BytesIO()
+        w = fs.journal.JournalWriter(sink, checksum="crc32", index_every=index_every,
+                                     index_every_bytes=index_every_bytes, close_file=False)
+        w.write_payload(payloads[0])
+        for k in range(1, 300, 37):
+            chunk = payloads[k:k + 37]
+            if batched:
+                assert w.write_many(chunk) == len(chunk)
+            else:
+                for p in chunk:
+                    w.write_payload(p)
+        w.close()
+        data = sink.getvalue()
+        # the header's creation time differs between the two: compare what follows it
+        return data[fs.journal.sniff(data).header_end:]
+
+    assert journal(True) == journal(False)
+
+
+def test_write_many_refuses_before_writing_any_of_the_batch() -> None:
+    sink = io.BytesIO()
+    w = fs.journal.JournalWriter(sink, close_file=False)
+    before = sink.getvalue()
+    with pytest.raises(fs.InvalidFrame, match="reserved"):
+        w.write_many([b"good", b"\x08\x00\x00\x00FSJIxxxx"])
+    w.flush()
+    assert sink.getvalue() == before and w.frames_written == 0

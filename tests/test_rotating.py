@@ -64,5 +64,42 @@ def test_bad_arguments(tmp_path: pathlib.Path) -> None:
         fs.RotatingWriter(tmp_path, "p", rotate_bytes=0)
     with pytest.raises(ValueError):
         fs.RotatingWriter(tmp_path, "a/b")
-    with pytest.raises(NotImplementedError):
-        fs.RotatingWriter(tmp_path, "p", format="journal")
+    with pytest.raises(ValueError, match="format"):
+        fs.RotatingWriter(tmp_path, "p", format="parquet")
+    with pytest.raises(TypeError, match="journal"):
+        fs.RotatingWriter(tmp_path, "p", schema=Reading)
+    with pytest.raises(TypeError, match="max_frame_len"):
+        fs.RotatingWriter(tmp_path, "p", format="journal", max_frame_len=10)
+
+
+@fs.table
+class Reading:
+    sensor: fs.u32
+    value: fs.f64
+
+
+def test_journal_segments_describe_themselves(tmp_path: pathlib.Path) -> None:
+    readings = [Reading(i % 7, i / 4) for i in range(400)]
+    with fs.RotatingWriter(tmp_path, "j", rotate_bytes=2000, format="journal", schema=Reading,
+                           metadata={"site": "lab"}, fsync=True) as w:
+        for r in readings[:100]:
+            w.write(r)
+        w.write_many(fs.codec(Reading).encode_many(readings[100:]))
+        os.fsync(w.fileno())  # the open segment's descriptor
+    assert w.frames_written == 400  # each segment counted once, the last one too
+    assert w.bytes_written == sum(os.path.getsize(p) for p in w.segments)
+    assert len(w.segments) > 3
+    for path in w.segments:
+        with fs.open(path, "rb") as r:  # each a whole journal: header, footer, schema
+            assert r.state is fs.journal.JournalState.CLEAN
+            assert r.header.checksum == "xxh3_64" and r.header.metadata == {"site": "lab"}
+    assert list(fs.open_segments(tmp_path, checksum=None).typed_messages(Reading)) == readings
+    with pytest.raises(fs.InvalidFrame, match="reserved"):
+        fs.RotatingWriter(tmp_path, "k", format="journal").check_payload(b"\x08\x00\x00\x00FSJFabcd")
+
+
+def test_the_last_raw_segment_is_counted_once(tmp_path: pathlib.Path) -> None:
+    with fs.RotatingWriter(tmp_path, "r", checksum="crc32") as w:
+        w.write_payload(b"abc")
+    assert (w.frames_written, w.bytes_written) == (1, os.path.getsize(w.path))
+

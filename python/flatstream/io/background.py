@@ -15,8 +15,26 @@ hands it to the sink in one write. ``close`` (and leaving the ``with``) stops
 accepting, drains every accepted message, flushes, fsyncs if asked, and closes
 the sink if the writer owns it: nothing accepted is lost.
 
-An error from the sink stops the I/O thread; the next ``write``, ``flush`` or
-``close`` raises it (the very ``OSError``).
+The sink is a binary file-like (the writer frames with ``framer``), or a
+flatstream writer that frames itself: a :class:`~flatstream.RotatingWriter`
+(raw or journal segments), a journal writer or a :class:`StreamWriter`; each
+batch then goes to its ``write_many``:
+
+    segments = fs.RotatingWriter("captures", "cap", rotate_bytes=64 << 20, format="journal")
+    with fs.BackgroundWriter(segments, close_sink=True, fsync=True, flush_interval=0.1,
+                             on_flush=lambda frames, seconds: ack(frames)) as w:
+        ...
+
+``on_flush(frames, fsync_seconds)`` runs after every flush (on whichever
+thread flushed, before the next batch is written): the first ``frames``
+messages accepted are now in the operating system (they survive the process
+being killed), and on disk if ``fsync_seconds`` (the fsync's duration) is not
+None. An exception from it stops the writer like a sink error.
+
+An error from the sink stops the I/O thread (it writes nothing more, so it
+never spins on a full disk); the next ``write``, ``flush`` or ``close`` raises
+it (the very ``OSError``), and :attr:`BackgroundWriter.error` shows it to a
+thread that does not write.
 """
 
 from __future__ import annotations
@@ -26,7 +44,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Deque, Optional
+from typing import Any, Callable, Deque, List, Optional
 
 from ..wire.framing import DefaultFramer, Framer
 from .writer import StreamWriter
@@ -42,21 +60,37 @@ _IDLE_POLL = 0.0005
 class WriterStats:
     written: int  # messages handed to the sink
     dropped: int  # messages refused by the drop_newest policy
-    bytes: int  # bytes handed to the sink, headers included
+    # bytes handed to the sink, headers included (a flatstream writer's own
+    # bytes_written: with journals, their headers, index frames and footers too)
+    bytes: int
     queued: int  # messages waiting now
     high_water: int  # the most messages ever waiting at once
     flushes: int
     fsyncs: int
 
 
+class _NoSink:
+    """The byte sink of the serializing-only StreamWriter of a writer target."""
+
+    def write(self, data: Any) -> int:
+        raise AssertionError("a BackgroundWriter over a flatstream writer writes through it")
+
+
+def _is_frame_writer(sink: Any) -> bool:
+    """A flatstream writer (it frames itself), not a byte sink."""
+    return hasattr(sink, "frames_written") and hasattr(sink, "write_many")
+
+
 class BackgroundWriter:
     """A :class:`StreamWriter` drained by its own I/O thread; see the module docstring.
 
     ``queue_size`` bounds waiting messages. ``flush_every`` flushes after that
-    many messages; ``flush_interval`` (seconds) bounds how long written
-    messages wait for a flush, whether or not more arrive; ``fsync=True``
-    follows every flush with ``os.fsync`` (the sink needs ``fileno``). The
-    sink is flushed (and fsynced) on close anyway.
+    many messages (1: after every batch, so no message is written before the
+    flush of the ones before it); ``flush_interval`` (seconds) bounds how
+    long written messages wait for a flush, whether or not more arrive;
+    ``fsync=True`` follows every flush with ``os.fsync`` (the sink needs
+    ``fileno``). The sink is flushed (and fsynced) on close anyway.
+    ``on_flush``: see the module docstring.
     """
 
     def __init__(
@@ -70,12 +104,26 @@ class BackgroundWriter:
         flush_interval: Optional[float] = None,
         fsync: bool = False,
         close_sink: bool = False,
+        on_flush: Optional[Callable[[int, Optional[float]], Any]] = None,
     ) -> None:
         if overflow not in ("block", "drop_newest"):
             raise ValueError("overflow must be 'block' or 'drop_newest'")
         if queue_size < 1:
             raise ValueError("queue_size must be >= 1")
-        self._writer = StreamWriter(sink, framer if framer is not None else DefaultFramer())
+        self._target: Any = sink if _is_frame_writer(sink) else None
+        if self._target is not None:
+            if framer is not None:
+                raise TypeError("a flatstream writer frames its messages itself: pass no framer")
+            # Only serializes items on the caller's thread; batches go to the target.
+            self._writer = StreamWriter(_NoSink())
+            self._check: Optional[Callable[[Any], Any]] = getattr(sink, "check_payload", None)
+            self._put_batch: Callable[[List[Any]], Any] = sink.write_many
+        else:
+            self._writer = StreamWriter(sink, framer if framer is not None else DefaultFramer())
+            self._check = self._writer.framer.check
+            self._put_batch = self._writer._write_checked
+        self._written = 0
+        self._on_flush = on_flush
         self._sink = sink
         self._close_sink = close_sink
         self._queue: Deque[Any] = collections.deque()
@@ -110,7 +158,8 @@ class BackgroundWriter:
         payload = self._writer._payload_of(item)
         if not isinstance(payload, bytes):
             payload = bytes(payload)  # the caller may reuse its buffer
-        self._writer.framer.check(payload)
+        if self._check is not None:
+            self._check(payload)
         queue = self._queue
         if len(queue) >= self._queue_size:
             if not self._block:
@@ -141,11 +190,17 @@ class BackgroundWriter:
         return self.write(bytes(data))
 
     @property
+    def error(self) -> Optional[BaseException]:
+        """The error that stopped the I/O thread (a sink's ``OSError``), or None."""
+        return self._error
+
+    @property
     def stats(self) -> WriterStats:
+        sink = self._writer if self._target is None else self._target
         return WriterStats(
-            written=self._writer.frames_written,
+            written=self._written,
             dropped=self._dropped,
-            bytes=self._writer.bytes_written,
+            bytes=int(sink.bytes_written),
             queued=len(self._queue),
             high_water=self._high_water,
             flushes=self._flushes,
@@ -184,7 +239,7 @@ class BackgroundWriter:
                 self._final_drain = True
                 queue = self._queue
                 if queue:
-                    self._writer._write_checked([queue.popleft() for _ in range(len(queue))])
+                    self._write_batch([queue.popleft() for _ in range(len(queue))])
                 self._flush_sink()
         finally:
             if self._close_sink:
@@ -224,7 +279,7 @@ class BackgroundWriter:
                     batch = [queue.popleft() for _ in range(len(queue))]
                     with self._space:
                         self._space.notify_all()
-                    self._writer._write_checked(batch)
+                    self._write_batch(batch)
                     since_flush += len(batch)
                     now = time.monotonic()
                     if (self._flush_every is not None and since_flush >= self._flush_every) or (
@@ -238,12 +293,21 @@ class BackgroundWriter:
             with self._space:
                 self._space.notify_all()
 
+    def _write_batch(self, batch: List[Any]) -> None:
+        self._put_batch(batch)
+        self._written += len(batch)
+
     def _flush_sink(self) -> None:
-        self._writer.flush()
+        (self._writer if self._target is None else self._target).flush()
         self._flushes += 1
+        fsync_seconds = None
         if self._fsync:
+            start = time.perf_counter()
             os.fsync(self._sink.fileno())
+            fsync_seconds = time.perf_counter() - start
             self._fsyncs += 1
+        if self._on_flush is not None:
+            self._on_flush(self._written, fsync_seconds)
 
     def _raise_error(self) -> None:
         if self._error is not None:

@@ -57,6 +57,11 @@ class JournalWriter:
     schema, an object to encode. ``close()`` writes the last index and the
     footer (the clean-close mark). After a crash the file is still a journal:
     everything written before the torn frame reads back.
+
+    An ``OSError`` from the file (a full disk) propagates unchanged and stops
+    the writer: the frame it interrupted may be torn, so nothing more is
+    written (no index, no footer on ``close``), and the file stays a journal
+    with at most a torn tail, which ``fs.open(path, "ab")`` repairs.
     """
 
     def __init__(
@@ -93,6 +98,8 @@ class JournalWriter:
         self.block_size = block_size
         self.repaired: Optional[RecoveryReport] = None
         self.closed = False
+        # The error that stopped the writer (see the class docstring).
+        self.failed: Optional[BaseException] = None
         self._block = bytearray()
         self._block_frames = 0
         self._chunk_ends: List[Tuple[int, int]] = []  # (raw offset, frames) where chunks end
@@ -152,9 +159,30 @@ class JournalWriter:
         self._key_max: Any = None
 
     def _put(self, payload: Any) -> None:
-        data = self._framer.frame(payload)
-        self._file.write(data)
+        self._write_framed(self._framer.frame(payload))
+
+    def _write_framed(self, data: bytes) -> None:
+        try:
+            self._file.write(data)
+        except BaseException as error:
+            self.failed = error
+            raise
         self.offset += len(data)
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes in the file up to the last frame written (header included)."""
+        return self.offset
+
+    def fileno(self) -> int:
+        """The file's descriptor (for ``os.fsync`` after :meth:`flush`)."""
+        return int(self._file.fileno())
+
+    def check_payload(self, data: Any) -> None:
+        """Raise what :meth:`write_payload` would raise for ``data``, writing nothing."""
+        if len(data) > _MAX_PAYLOAD:
+            raise InvalidFrame("payload too large for a frame", declared_len=len(data), limit=_MAX_PAYLOAD)
+        check_user_payload(data)
 
     # -- writing --------------------------------------------------------------
 
@@ -162,9 +190,7 @@ class JournalWriter:
         """Write one user payload (any bytes-like), byte for byte."""
         self._check_open()
         view = memoryview(data).cast("B") if not isinstance(data, bytes) else data
-        if len(view) > _MAX_PAYLOAD:
-            raise InvalidFrame("payload too large for a frame", declared_len=len(view), limit=_MAX_PAYLOAD)
-        check_user_payload(view)
+        self.check_payload(view)
         if self.key is not None:
             assert self._codec is not None
             value = getattr(self._codec.decode(view), self.key)
@@ -247,7 +273,7 @@ class JournalWriter:
         if self._codec_id:
             self._gather_framed(items, framed, ends)
         else:
-            self._write_framed(framed, ends, header)
+            self._write_segments(framed, ends, header)
         return len(items)
 
     @staticmethod
@@ -261,7 +287,7 @@ class JournalWriter:
         if hit.any():
             check_user_payload(items[int(long_enough[np.argmax(hit)])])  # raises
 
-    def _write_framed(self, framed: Any, ends: Any, header: int) -> None:
+    def _write_segments(self, framed: Any, ends: Any, header: int) -> None:
         """Frames ending at ``ends`` in ``framed``, written a segment at a time
         with the index frames where ``write_payload`` would put them."""
         view = memoryview(framed)
@@ -273,9 +299,8 @@ class JournalWriter:
                                         - self._seg_bytes, side="left"))
             last = min(last, pos + reach)
             stop = int(ends[last])
-            self._file.write(view[done:stop])
+            self._write_framed(view[done:stop])
             n, nbytes = last + 1 - pos, stop - done
-            self.offset += nbytes
             self.frames_written += n
             self.payload_bytes += nbytes - n * header
             self._seg_frames += n
@@ -364,11 +389,22 @@ class JournalWriter:
         """Write the block being gathered (compressed journals) and flush the file."""
         self._check_open()
         self._flush_block()
-        self._file.flush()
+        try:
+            self._file.flush()
+        except BaseException as error:
+            self.failed = error
+            raise
 
     def close(self) -> None:
         """Write the last block, index and the footer; close the file."""
         if self.closed:
+            return
+        if self.failed is not None:
+            # No index or footer after a frame that may be torn; closing the
+            # file may raise the same error again (its buffer still waits).
+            self.closed = True
+            if self._close_file:
+                self._file.close()
             return
         try:
             self._flush_block()
@@ -389,6 +425,11 @@ class JournalWriter:
     def _check_open(self) -> None:
         if self.closed:
             raise ValueError("write to a closed JournalWriter")
+        if self.failed is not None:
+            raise ValueError(
+                "this JournalWriter stopped after a failed write; the last frame may be torn "
+                "(fs.open(path, 'ab') repairs it)"
+            ) from self.failed
 
     def __enter__(self) -> "JournalWriter":
         return self
