@@ -74,8 +74,9 @@ def columns_to_pandas(plan: ColumnarPlan, columns: Dict[str, np.ndarray]) -> Any
     an empty one, agree): scalars and enums as numpy arrays (no copy),
     optional scalars and struct members as pandas' nullable ``Int64`` /
     ``UInt8`` / ``Float64`` / ``boolean`` arrays (``pd.NA`` where absent),
-    strings and vectors as pyarrow-backed ``large_string[pyarrow]`` /
-    ``large_list<...>[pyarrow]`` (over the decoded buffers)."""
+    strings as pyarrow-backed ``string`` (``pd.StringDtype("pyarrow")``, what
+    dask converts strings to) and vectors as ``large_list<...>[pyarrow]``,
+    both over the decoded buffers."""
     pa = _pa()
     import pandas as pd
 
@@ -83,7 +84,9 @@ def columns_to_pandas(plan: ColumnarPlan, columns: Dict[str, np.ndarray]) -> Any
     for col in plan.columns:
         values = columns[col.name]
         valid = columns.get(col.name + ".valid")
-        if col.kind != "fixed":
+        if col.kind == "string":
+            data[col.name] = pd.arrays.ArrowStringArray(_arrow_column(pa, col, columns))
+        elif col.kind != "fixed":
             data[col.name] = pd.arrays.ArrowExtensionArray(_arrow_column(pa, col, columns))
         elif valid is None:
             data[col.name] = values

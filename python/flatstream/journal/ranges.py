@@ -46,8 +46,9 @@ __all__ = ["ReadRange", "JournalRange", "read_header", "plan_ranges", "range_pay
 ReadRange = Callable[[int, int], Any]
 
 _U32 = struct.Struct("<I")
-#: Bytes read first to find the header (it holds the schema, usually a few KiB).
-HEAD_BYTES = 1 << 16
+#: Bytes read first to find the header (it holds the schema, usually a few KiB;
+#: a longer header is read again whole, a raw stream costs only this).
+HEAD_BYTES = 4096
 #: The first window searched for the last index frame of a journal that was not closed.
 TAIL_WINDOW = 1 << 20
 
