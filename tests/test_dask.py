@@ -134,7 +134,12 @@ def expected(paths: List[Path], codec: Any = None, checksum: Any = None) -> Any:
 
 
 def as_table(df: Any) -> Any:
-    return pa.Table.from_pandas(df, preserve_index=False)
+    """``df`` as Arrow, strings as read_arrow's large_string (pandas before 2.2
+    backs them with 32-bit offsets: same values, other offset width)."""
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    schema = pa.schema([pa.field(f.name, pa.large_string()) if f.type == pa.string() else f
+                        for f in table.schema])
+    return table.cast(schema)
 
 
 # -- results equal the single-process reader ---------------------------------------

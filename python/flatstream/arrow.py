@@ -68,6 +68,15 @@ def columns_to_arrow(plan: ColumnarPlan, columns: Dict[str, np.ndarray]) -> Any:
     return pa.RecordBatch.from_arrays(arrays, names=names)
 
 
+def _string_array(pa: Any, pd: Any, array: Any) -> Any:
+    try:
+        return pd.arrays.ArrowStringArray(array)
+    except ValueError:
+        # pandas before 2.2 backs its strings with 32-bit offsets only: a copy
+        # of the offsets (the bytes are shared), refused past 2 GiB of text.
+        return pd.arrays.ArrowStringArray(array.cast(pa.string()))
+
+
 def columns_to_pandas(plan: ColumnarPlan, columns: Dict[str, np.ndarray]) -> Any:
     """A ``pandas.DataFrame`` of decoded columns whose dtypes depend on the
     schema only, never on the data (so every partition of a Dask frame, and
@@ -85,7 +94,7 @@ def columns_to_pandas(plan: ColumnarPlan, columns: Dict[str, np.ndarray]) -> Any
         values = columns[col.name]
         valid = columns.get(col.name + ".valid")
         if col.kind == "string":
-            data[col.name] = pd.arrays.ArrowStringArray(_arrow_column(pa, col, columns))
+            data[col.name] = _string_array(pa, pd, _arrow_column(pa, col, columns))
         elif col.kind != "fixed":
             data[col.name] = pd.arrays.ArrowExtensionArray(_arrow_column(pa, col, columns))
         elif valid is None:
