@@ -464,3 +464,28 @@ def test_import_flatstream_does_not_import_dask() -> None:
              "print(sorted(m for m in ('dask', 'distributed', 'fsspec', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_keys_outside_the_index_key_range_are_refused(tmp_path: Path) -> None:
+    from flatstream.journal.records import decode_index, encode_index
+
+    path = write_journal(tmp_path / "keys.fsj", TELE, [Tele(0, i, 0.0) for i in range(200)],
+                         index_every=100, key="timestamp")
+    with fs.open(path, "rb") as r:
+        first = r.layout().indexes[0]
+        algo = r.checksum
+    assert (first.key_min, first.key_max) == (0, 99)
+    # the first index frame, re-signed, claims keys up to 49: its frames hold 0..99
+    data = bytearray(path.read_bytes())
+    hl = 4 + algo.width
+    length = int.from_bytes(data[first.self_offset:first.self_offset + 4], "little")
+    record = decode_index(bytes(data[first.self_offset + hl:first.self_offset + hl + length]))
+    forged = encode_index(type(record)(**{**record.__dict__, "key_max": 49}))
+    assert len(forged) == length  # the fixed layout: the frame keeps its length
+    data[first.self_offset + hl:first.self_offset + hl + length] = forged
+    data[first.self_offset + 4:first.self_offset + hl] = algo.compute(forged).to_bytes(algo.width, "little")
+    path.write_bytes(bytes(data))
+    ddf = fsd.read_dataframe(path, index="timestamp", partition_frames=100)
+    assert ddf.divisions == (0, 100, 199)
+    with pytest.raises(fsd.PartitionError, match="keys run from 0 to 99, outside the 0..49"):
+        ddf.compute(scheduler="sync")

@@ -215,20 +215,27 @@ class _ReadPartition:
                 return plan.decode(mapped if buf is view else buf, offsets, lengths, self.skip,
                                    part.first_frame)
 
+    @staticmethod
+    def _check_keys(df: Any, part: _Part, journal: JournalRange) -> None:
+        """The divisions promise the index frames' key range: hold the rows to it."""
+        if journal.key_range is None:
+            return
+        lo, hi = df.index.min(), df.index.max()
+        if lo < journal.key_range[0] or hi > journal.key_range[1]:
+            start, end = part.byte_range
+            raise PartitionError(
+                f"{part.path} (bytes {start}..{end}): keys run from {lo} to {hi}, outside the "
+                f"{journal.key_range[0]}..{journal.key_range[1]} its index frames record",
+                part.path, (start, end),
+            )
+
     def finish(self, df: Any, part: Optional[_Part], columns: Optional[Sequence[str]]) -> Any:
         """``df`` as the partition (or, with ``part`` None, the meta): the index
         set, keys checked against the journal's index, columns in order."""
         if self.index is not None:
             df = df.set_index(self.index)
-            keys = part.journal.key_range if part is not None and part.journal is not None else None
-            if self.check_keys and keys is not None and len(df):
-                lo, hi = df.index.min(), df.index.max()
-                if lo < keys[0] or hi > keys[1]:
-                    start, end = part.byte_range  # type: ignore[union-attr]
-                    raise PartitionError(
-                        f"{part.path} (bytes {start}..{end}): keys run from {lo} to {hi}, outside "  # type: ignore[union-attr]
-                        f"the {keys[0]}..{keys[1]} its index frames record", part.path, (start, end),  # type: ignore[union-attr]
-                    )
+            if self.check_keys and part is not None and part.journal is not None and len(df):
+                self._check_keys(df, part, part.journal)
                 if not df.index.is_monotonic_increasing:
                     df = df.sort_index(kind="stable")
         wanted = list(columns) if columns is not None else self.output_columns
