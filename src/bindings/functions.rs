@@ -1,4 +1,4 @@
-//! The kernel functions: checksum, scan, frame_many, scan_all. Signatures
+//! The kernel functions: checksum, scan, frame_many, scan_all, resync. Signatures
 //! mirror `flatstream/_kernels/pure.py`.
 
 use pyo3::buffer::PyBuffer;
@@ -12,6 +12,7 @@ use super::decoder::borrow_buffer;
 use crate::bulk::scan_all as scan_all_frames;
 use crate::checksum::Algorithm;
 use crate::frame::{frame_at, frame_size};
+use crate::resync::find_resync;
 use crate::scan::scan as scan_frames;
 
 fn algorithm(name: &str) -> PyResult<Algorithm> {
@@ -104,6 +105,30 @@ pub(super) fn scan<'py>(
         s.status as u8,
         s.detail_a,
         s.detail_b,
+    ))
+}
+
+/// resync(data, start, algorithm, max_frame_len) -> int | None: the salvage
+/// scanner (`flatstream.io.salvage.find_resync`, whose body is its twin).
+#[pyfunction]
+pub(super) fn resync(
+    py: Python<'_>,
+    data: PyBuffer<u8>,
+    start: usize,
+    algorithm_name: &str,
+    max_frame_len: u64,
+) -> PyResult<Option<usize>> {
+    let algo = algorithm(algorithm_name)?;
+    if algo.width() == 0 {
+        return Err(PyValueError::new_err(
+            "there is nothing to resync on without a checksum",
+        ));
+    }
+    Ok(find_resync(
+        bytes_of(py, &data)?,
+        start,
+        algo,
+        max_frame_len,
     ))
 }
 

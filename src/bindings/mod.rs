@@ -7,6 +7,7 @@ mod codec;
 mod columnar;
 mod decoder;
 mod functions;
+mod record;
 mod sink;
 mod verifier;
 
@@ -19,6 +20,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(functions::frame_many, m)?)?;
     m.add_class::<sink::FrameSink>()?;
     m.add_function(wrap_pyfunction!(functions::scan_all, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::resync, m)?)?;
+    m.add_function(wrap_pyfunction!(record::read_record, m)?)?;
     m.add_class::<decoder::FrameDecoder>()?;
     m.add_class::<decoder::FrameView>()?;
     m.add_class::<codec::TableCodec>()?;

@@ -1,6 +1,7 @@
 //! The kernels: plain Rust over byte slices, no Python (so `cargo test` and
 //! cargo-fuzz exercise them directly). Imports run one way: `checksum` <-
-//! `scan` (the one frame step) <- `frame`, `bulk`; `codec` and `verifier`
+//! `scan` (the one frame step) <- `frame`, `bulk`, `resync` (the salvage
+//! scanner); `record` (journal metadata tables), `codec` and `verifier`
 //! (schema plans) stand alone.
 
 pub mod bulk;
@@ -8,5 +9,7 @@ pub mod checksum;
 pub mod codec;
 pub mod columnar;
 pub mod frame;
+pub mod record;
+pub mod resync;
 pub mod scan;
 pub mod verifier;

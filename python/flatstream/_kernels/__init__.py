@@ -23,6 +23,12 @@ Both implement the same three functions with the same signatures and results:
 ``ColumnarDecoder``, ``ColumnarEncoder``
     Columnar decode and encode of a root table (``src/columnar.rs``); their
     twins are in :mod:`flatstream._kernels.pure`.
+``resync(data, start, algorithm, max_frame_len)``
+    The salvage scanner; its twin is the body of
+    ``flatstream.io.salvage.find_resync``, selected when this is None.
+``read_record(payload, kinds)``
+    The journal metadata table reader; its twin is ``_read_record`` in
+    ``flatstream.journal.records``, selected when this is None.
 ``FrameDecoder``
     The frame decoder (see :mod:`flatstream.wire.decoder`); its twin is
     ``flatstream.wire.decoder.PyFrameDecoder``, selected when this is None.
@@ -86,6 +92,12 @@ else:
 # written over the scan kernel above, so this module never imports it.
 FrameDecoder: Any = getattr(native, "FrameDecoder", None)
 
+# The salvage scanner and the journal metadata reader; None selects their
+# twins, which live with their concepts (``flatstream.io.salvage``,
+# ``flatstream.journal.records``), above this module.
+resync: Any = getattr(native, "resync", None)
+read_record: Any = getattr(native, "read_record", None)
+
 # The native twin of a compiled schema codec (``flatstream.schema._native``);
 # None selects the pure-Python generated codecs.
 TableCodec: Any = getattr(native, "TableCodec", None)
@@ -111,6 +123,8 @@ TWINS: Dict[str, Any] = {
     "ColumnarDecoder": pure.ColumnarDecoder,
     "ColumnarEncoder": pure.ColumnarEncoder,
     "FrameDecoder": None,
+    "resync": None,
+    "read_record": None,
 }
 
 
@@ -142,6 +156,8 @@ __all__ = [
     "FrameSink",
     "scan_all",
     "FrameDecoder",
+    "resync",
+    "read_record",
     "TableCodec",
     "SchemaVerifier",
     "ColumnarDecoder",

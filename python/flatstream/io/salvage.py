@@ -41,8 +41,9 @@ def find_resync(data: Any, start: int, algorithm: str, width: int, max_frame_len
     checksum and a valid ``algorithm`` checksum begins; None if there is none.
     ``start - 1`` is where the bad frame began.
 
-    The lengths at a window of offsets are read at once (numpy) and only the
-    offsets whose frame would fit are checked with the scan kernel, so a
+    The native kernel (``src/kernels/resync.rs``) tries offset after offset;
+    its twin here reads the lengths at a window of offsets at once (numpy)
+    and checks only the offsets whose frame would fit, so a
     stretch of garbage costs about a pass over it. Empty frames and zero
     checksums are not resync points: runs of zero bytes (common inside
     FlatBuffers) are otherwise valid empty frames for the CRCs, and
@@ -62,6 +63,11 @@ def find_resync(data: Any, start: int, algorithm: str, width: int, max_frame_len
     """
     if width == 0:
         raise ValueError("there is nothing to resync on without a checksum")
+    native = _kernels.resync
+    if native is not None:
+        result: Optional[int] = native(data, start, algorithm, max_frame_len)
+        return result
+    # The twin of the native kernel (src/kernels/resync.rs).
     header = 4 + width
     view = np.frombuffer(data, dtype=np.uint8)
     end = len(view)

@@ -1,6 +1,7 @@
 """Journal metadata records: plain dataclasses, encoded as real FlatBuffers
 (the official ``flatbuffers`` Builder, ``Finish(root, file_identifier)``) and
-decoded by a bounds-checked table reader.
+decoded by a bounds-checked table reader: the native ``read_record`` kernel
+(``src/kernels/record.rs``) or its twin ``_read_record`` here.
 
 Every read of an offset, a count or a length is checked against the buffer
 before use: a hostile payload gives :class:`~flatstream.InvalidFrame`, never an
@@ -15,6 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import flatbuffers
 
+from .. import _kernels
 from ..errors import InvalidFrame
 
 __all__ = [
@@ -266,28 +268,28 @@ def encode_block(
 # -- decoding ---------------------------------------------------------------
 
 
+class _Corrupt(Exception):
+    """Why a record is corrupt (inside the twin only)."""
+
+
 class _Table:
     """A bounds-checked view of a FlatBuffers table in ``buf``."""
 
-    __slots__ = ("buf", "pos", "vt", "vt_len", "what")
+    __slots__ = ("buf", "pos", "vt", "vt_len")
 
-    def __init__(self, buf: Any, pos: int, what: str) -> None:
+    def __init__(self, buf: Any, pos: int) -> None:
         self.buf = buf
-        self.what = what
         n = len(buf)
         if pos < 0 or pos + 4 > n:
-            self.fail("table offset out of bounds")
+            raise _Corrupt("table offset out of bounds")
         soff = _I32.unpack_from(buf, pos)[0]
         vt = pos - soff
         if vt < 0 or vt + 4 > n:
-            self.fail("vtable out of bounds")
+            raise _Corrupt("vtable out of bounds")
         vt_len, obj_len = _U16.unpack_from(buf, vt)[0], _U16.unpack_from(buf, vt + 2)[0]
         if vt_len < 4 or vt_len % 2 or vt + vt_len > n or pos + obj_len > n:
-            self.fail("vtable malformed")
+            raise _Corrupt("vtable malformed")
         self.pos, self.vt, self.vt_len = pos, vt, vt_len
-
-    def fail(self, why: str) -> None:
-        raise InvalidFrame(f"corrupt journal {self.what}: {why}")
 
     def _field(self, slot: int, size: int) -> Optional[int]:
         at = 4 + 2 * slot
@@ -298,12 +300,12 @@ class _Table:
             return None
         where = self.pos + off
         if where + size > len(self.buf):
-            self.fail(f"field {slot} out of bounds")
+            raise _Corrupt(f"field {slot} out of bounds")
         return where
 
-    def scalar(self, slot: int, st: struct.Struct, default: int = 0) -> int:
+    def scalar(self, slot: int, st: struct.Struct) -> int:
         where = self._field(slot, st.size)
-        return default if where is None else int(st.unpack_from(self.buf, where)[0])
+        return 0 if where is None else int(st.unpack_from(self.buf, where)[0])
 
     def _indirect(self, slot: int) -> Optional[Tuple[int, int]]:
         """(start, element count) of the vector/string at ``slot``."""
@@ -312,17 +314,17 @@ class _Table:
             return None
         target = where + _U32.unpack_from(self.buf, where)[0]
         if target + 4 > len(self.buf):
-            self.fail(f"field {slot} points out of bounds")
+            raise _Corrupt(f"field {slot} points out of bounds")
         return target + 4, _U32.unpack_from(self.buf, target)[0]
 
-    def bytes_(self, slot: int) -> Any:
+    def bytes_(self, slot: int) -> Tuple[int, int]:
         got = self._indirect(slot)
         if got is None:
-            return memoryview(b"")
+            return 0, 0
         start, length = got
         if start + length > len(self.buf):
-            self.fail(f"vector {slot} runs past the buffer")
-        return memoryview(self.buf)[start:start + length]
+            raise _Corrupt(f"vector {slot} runs past the buffer")
+        return start, length
 
     def u32s(self, slot: int) -> Tuple[int, ...]:
         got = self._indirect(slot)
@@ -330,15 +332,15 @@ class _Table:
             return ()
         start, count = got
         if start + 4 * count > len(self.buf):
-            self.fail(f"vector {slot} runs past the buffer")
+            raise _Corrupt(f"vector {slot} runs past the buffer")
         return struct.unpack_from(f"<{count}I", self.buf, start)
 
     def string(self, slot: int) -> str:
+        start, length = self.bytes_(slot)
         try:
-            return bytes(self.bytes_(slot)).decode("utf-8")
+            return bytes(self.buf[start:start + length]).decode("utf-8")
         except UnicodeDecodeError:
-            self.fail(f"string {slot} is not UTF-8")
-            raise  # unreachable
+            raise _Corrupt(f"string {slot} is not UTF-8") from None
 
     def tables(self, slot: int, limit: int) -> List["_Table"]:
         got = self._indirect(slot)
@@ -346,69 +348,104 @@ class _Table:
             return []
         start, count = got
         if count > limit or start + 4 * count > len(self.buf):
-            self.fail(f"vector {slot} has {count} entries, more than the buffer holds")
+            raise _Corrupt(f"vector {slot} has {count} entries, more than the buffer holds")
         return [
-            _Table(self.buf, start + 4 * i + _U32.unpack_from(self.buf, start + 4 * i)[0], self.what)
+            _Table(self.buf, start + 4 * i + _U32.unpack_from(self.buf, start + 4 * i)[0])
             for i in range(count)
         ]
 
 
-def _root(payload: Any, ident: bytes, what: str) -> _Table:
+_SCALARS = {"B": _U8, "I": _U32, "Q": _U64, "q": _I64}
+
+
+def _read_record(payload: Any, kinds: str) -> Tuple[Optional[List[Any]], Optional[str]]:
+    """The twin of the native ``read_record`` (``src/kernels/record.rs``):
+    the root table's fields, one per letter of ``kinds`` (``B``/``I``/``Q``
+    unsigned 1/4/8 bytes, ``q`` signed 8 bytes, ``s`` string, ``b`` byte
+    vector as ``(start, length)``, ``v`` u32 vector, ``p`` (key, value)
+    string tables), as ``(values, None)``, or ``(None, why)``."""
+    try:
+        if len(payload) < 4:
+            raise _Corrupt("table offset out of bounds")
+        t = _Table(payload, _U32.unpack_from(payload, 0)[0])
+        values: List[Any] = []
+        for slot, kind in enumerate(kinds):
+            if kind in _SCALARS:
+                values.append(t.scalar(slot, _SCALARS[kind]))
+            elif kind == "s":
+                values.append(t.string(slot))
+            elif kind == "b":
+                values.append(t.bytes_(slot))
+            elif kind == "v":
+                values.append(t.u32s(slot))
+            elif kind == "p":
+                pairs = t.tables(slot, len(payload) // 4)
+                values.append([(pair.string(0), pair.string(1)) for pair in pairs])
+            else:
+                raise ValueError(f"unknown record field kind {kind!r}")
+        return values, None
+    except _Corrupt as fault:
+        return None, str(fault)
+
+
+def _fields(payload: Any, ident: bytes, what: str, kinds: str) -> List[Any]:
     if len(payload) < 8 or bytes(payload[4:8]) != ident:
         raise InvalidFrame(f"not a journal {what}: identifier is not {ident.decode()}")
-    return _Table(payload, _U32.unpack_from(payload, 0)[0], what)
+    read = _kernels.read_record or _read_record
+    values, why = read(payload, kinds)
+    if values is None:
+        raise InvalidFrame(f"corrupt journal {what}: {why}")
+    return values
 
 
 def decode_header(payload: Any) -> HeaderRecord:
-    t = _root(payload, HEADER_ID, "header")
-    version = t.scalar(0, _U32)
+    (version, checksum, producer, producer_version, created, metadata, bfbs, fbs,
+     root_type, key_field, key_kind, compression, every_frames, every_bytes) = _fields(
+        payload, HEADER_ID, "header", "IsssqpbsssBsIQ")
     if version != FORMAT_VERSION:
         raise InvalidFrame(
             f"journal format version {version} is not supported (this flatstream reads {FORMAT_VERSION})"
         )
-    metadata: Dict[str, str] = {}
-    for pair in t.tables(5, len(payload) // 4):
-        metadata[pair.string(0)] = pair.string(1)
+    start, length = bfbs
     return HeaderRecord(
         format_version=version,
-        checksum=t.string(1),
-        producer=t.string(2),
-        producer_version=t.string(3),
-        created_unix_ns=t.scalar(4, _I64),
-        metadata=metadata,
-        schema_bfbs=bytes(t.bytes_(6)),
-        schema_fbs=t.string(7),
-        root_type=t.string(8),
-        key_field=t.string(9),
-        key_kind=t.scalar(10, _U8),
-        compression=t.string(11),
-        index_every_frames=t.scalar(12, _U32),
-        index_every_bytes=t.scalar(13, _U64),
+        checksum=checksum,
+        producer=producer,
+        producer_version=producer_version,
+        created_unix_ns=created,
+        metadata=dict(metadata),
+        schema_bfbs=bytes(payload[start:start + length]),
+        schema_fbs=fbs,
+        root_type=root_type,
+        key_field=key_field,
+        key_kind=key_kind,
+        compression=compression,
+        index_every_frames=every_frames,
+        index_every_bytes=every_bytes,
     )
 
 
 def decode_index(payload: Any) -> IndexRecord:
-    t = _root(payload, INDEX_ID, "index frame")
-    return IndexRecord(*(t.scalar(i, _U64) for i in range(8)))
+    return IndexRecord(*_fields(payload, INDEX_ID, "index frame", "QQQQQQQQ"))
 
 
 def decode_footer(payload: Any) -> FooterRecord:
-    t = _root(payload, FOOTER_ID, "footer")
-    footer = FooterRecord(*(t.scalar(i, _U64) for i in range(6)))
+    footer = FooterRecord(*_fields(payload, FOOTER_ID, "footer", "QQQQQQ"))
     if footer.clean != CLEAN_MARK:
-        t.fail("no clean-close mark")
+        raise InvalidFrame("corrupt journal footer: no clean-close mark")
     return footer
 
 
 def decode_block(payload: Any) -> BlockRecord:
-    t = _root(payload, BLOCK_ID, "block")
+    codec, first_frame, frame_count, raw_size, (start, length), frames, sizes, raws = _fields(
+        payload, BLOCK_ID, "block", "BQIIbvvv")
     return BlockRecord(
-        codec=t.scalar(0, _U8),
-        first_frame=t.scalar(1, _U64),
-        frame_count=t.scalar(2, _U32),
-        raw_size=t.scalar(3, _U32),
-        data=t.bytes_(4),
-        chunk_frames=t.u32s(5),
-        chunk_sizes=t.u32s(6),
-        chunk_raw_sizes=t.u32s(7),
+        codec=codec,
+        first_frame=first_frame,
+        frame_count=frame_count,
+        raw_size=raw_size,
+        data=memoryview(payload)[start:start + length],
+        chunk_frames=tuple(frames),
+        chunk_sizes=tuple(sizes),
+        chunk_raw_sizes=tuple(raws),
     )
