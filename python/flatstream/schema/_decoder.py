@@ -165,7 +165,7 @@ class _Decoder(_CompilerBase):
         return True
 
     def struct_scalars(self, name: str) -> int:
-        return len(self.struct_format(self.schema.structs[name], "s")[1])
+        return self.struct_count(name)
 
     def generic_decoder(self, name: str) -> Any:
         """The decoder of table ``name`` that reads the vtable at run time."""

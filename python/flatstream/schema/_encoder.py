@@ -247,18 +247,6 @@ class _Encoder(_CompilerBase):
 
         return make
 
-    def struct_flattener(self, name: str) -> str:
-        """A function struct object -> the tuple of its scalars, in layout order."""
-        fn = f"sflat_{self.counter}"
-        self.counter += 1
-        _fmt, exprs = self.struct_format(self.schema.structs[name], "s")
-        src = _Source()
-        src(f"def {fn}(s):")
-        with src.block():
-            src(f"return ({', '.join(exprs)},)")
-        self.run(src, f"flatten {name}")
-        return fn
-
     def root_encoder(self, name: str, ident: bytes, max_size: int) -> Callable[[Any], bytes]:
         table = self.schema.tables[name]
         items = self.items(table)

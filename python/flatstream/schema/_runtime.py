@@ -173,6 +173,24 @@ def _has_padding(dtype: Any) -> bool:
     )
 
 
+def fixed_array(value: Any, length: int, where: str) -> Any:
+    """The values of a struct's fixed-length array field: a sequence (list,
+    tuple, numpy array) of exactly ``length`` items."""
+    if isinstance(value, (str, bytes, bytearray)) or not hasattr(value, "__len__"):
+        raise EncodeError(f"{where} takes a sequence of {length} values, not {type(value).__name__}")
+    if len(value) != length:
+        raise EncodeError(f"{where} takes exactly {length} values, got {len(value)}")
+    return value
+
+
+def struct_array(value: Any, length: int, flatten: Callable[[Any], Any], where: str) -> List[Any]:
+    """The scalars of a struct's fixed-length array of structs, element after element."""
+    flat: List[Any] = []
+    for item in fixed_array(value, length, where):
+        flat.extend(flatten(item))
+    return flat
+
+
 def finish(out: Out, root: int, ident: bytes, max_size: int) -> bytes:
     """``Builder.Finish(root, file_identifier)``: the finished buffer."""
     used = out.used

@@ -14,7 +14,9 @@
 Annotations: the scalar types ``fs.u8`` ... ``fs.f64``, ``bool``, ``str``,
 ``bytes`` (a ``[ubyte]`` vector), ``int`` (``long``), ``float`` (``double``),
 ``IntEnum``/``IntFlag`` classes, ``@fs.struct`` and ``@fs.table`` classes,
-``list[X]`` (or ``typing.List``/``Sequence``) of any of those but unions, a
+``list[X]`` (or ``typing.List``/``Sequence``) of any of those but unions (in
+a struct, ``Annotated[list[X], fs.FixedLength(n)]``: a fixed-length array of
+scalars, enums or structs), a
 union ``A | B`` of tables (``None`` allowed), and ``X | None`` /
 ``Optional[X]`` (for a scalar, an optional scalar: absent and ``None`` are
 distinct from the default). ``fs.field(id=..., deprecated=..., required=...,
@@ -49,7 +51,8 @@ from .model import (
     check_scalar_default,
 )
 from .pyclasses import class_hints
-from .types import Scalar
+from .struct_layout import layout_struct
+from .types import FixedLength, Scalar
 
 if typing.TYPE_CHECKING:
     from typing_extensions import dataclass_transform
@@ -382,7 +385,7 @@ class _Builder:
             hint = hints[dc_field.name]
             where = f"{name}.{dc_field.name}"
             ftype = self._type(hint, where, in_struct=True)
-            if not (ftype.is_scalar or (ftype.base is BaseType.OBJ and ftype.ref in self.schema.structs)):
+            if not (ftype.is_scalar or ftype.base is BaseType.ARRAY or (ftype.base is BaseType.OBJ and ftype.ref in self.schema.structs)):
                 raise SchemaError(f"{where}: a struct holds only scalars, enums and structs")
             if ftype.ref in self.schema.enums and 0 not in self.schema.enums[ftype.ref or ""].values.values():
                 raise SchemaError(f"{where}: an enum in a struct must have a value 0 (flatc's rule)")
@@ -523,6 +526,9 @@ class _Builder:
         return value
 
     def _type(self, hint: Any, where: str, in_struct: bool = False) -> FieldType:
+        length = next((m.length for m in getattr(hint, "__metadata__", ()) if isinstance(m, FixedLength)), None)
+        if length is not None:
+            return self._array_type(hint.__origin__, length, where, in_struct)
         marker = _scalar_marker(hint)
         if marker is not None:
             return FieldType(marker.base)
@@ -560,32 +566,16 @@ class _Builder:
             return FieldType(BaseType.VECTOR, element.base, element.ref)
         raise SchemaError(f"{where}: cannot map the annotation {hint!r} to a FlatBuffers type")
 
-
-def layout_struct(struct: StructDef, schema: Schema, force_align: Optional[int] = None) -> None:
-    """Fill in the offsets, padding, size and alignment of ``struct`` the way
-    ``flatc`` lays structs out."""
-    offset = 0
-    minalign = 1
-    previous: Optional[FieldDef] = None
-    for fdef in struct.fields:
-        if fdef.type.base is BaseType.OBJ:
-            inner = schema.structs[fdef.type.ref or ""]
-            size, align = inner.bytesize, inner.minalign
-        else:
-            size = align = SCALARS[fdef.type.base].size
-        padding = -offset % align
-        if previous is not None:
-            previous.padding = padding
-        offset += padding
-        fdef.offset = offset
-        fdef.padding = 0
-        offset += size
-        minalign = max(minalign, align)
-        previous = fdef
-    if force_align is not None:
-        minalign = max(minalign, force_align)
-    tail = -offset % minalign
-    if previous is not None:
-        previous.padding = tail
-    struct.minalign = minalign
-    struct.bytesize = offset + tail
+    def _array_type(self, hint: Any, length: int, where: str, in_struct: bool) -> FieldType:
+        """``Annotated[list[X], FixedLength(n)]``: a struct's fixed-length array."""
+        if not in_struct:
+            raise SchemaError(f"{where}: fixed-length arrays are struct fields (a table takes list[X])")
+        args = typing.get_args(hint)
+        if typing.get_origin(hint) not in _SEQUENCES or len(args) != 1:
+            raise SchemaError(f"{where}: a fixed-length array is Annotated[list[X], FixedLength(n)]")
+        if not isinstance(length, int) or not 1 <= length <= 0xFFFF:
+            raise SchemaError(f"{where}: a fixed-length array has 1 to 65535 items, not {length!r}")
+        element = self._type(args[0], where, in_struct=True)
+        if not (element.is_scalar or element.base is BaseType.OBJ):
+            raise SchemaError(f"{where}: arrays hold scalars, enums and structs")
+        return FieldType(BaseType.ARRAY, element.base, element.ref, fixed_length=length)
