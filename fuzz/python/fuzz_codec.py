@@ -2,9 +2,10 @@
 round trip of whatever verifies.
 
 Input: a schema choice (the four example schemas, a rich .fbs table with
-strings, vectors of every kind, nested tables, a union and a nested
-flatbuffer, and a rich ``@fs.table`` class with ``bytes``, optional scalars and
-a union of classes), a flags byte (bytes, bytearray or memoryview), then the
+strings, vectors of every kind, nested tables, a union, a nested
+flatbuffer and structs holding fixed-length arrays, a rich ``@fs.table``
+class with ``bytes``, optional scalars and a union of classes, and a table
+of scalars and an array-holding struct, which has a native twin), a flags byte (bytes, bytearray or memoryview), then the
 payload. Properties:
 
 - the verifier (``check_utf8`` off, the codec's default, and on) accepts or
@@ -61,6 +62,8 @@ enum Perm : ushort (bit_flags) { Read, Write, Exec }
 
 struct Vec3 { x: float; y: float; z: float; color: Color; }
 struct Pair { a: ubyte; v: Vec3; d: double; tail: short; }
+struct Cell { a: [int:2]; b: Color; c: [ubyte:3]; }
+struct Grid { x: float; cells: [Cell:2]; colors: [Color:2]; d: [long:2]; }
 
 table Inner { a: int; s: string; }
 table Other { b: ulong = 7; words: [string]; inner: Inner; }
@@ -96,6 +99,8 @@ table Rich {
   req: string (required);
   nested: [ubyte] (nested_flatbuffer: "Inner");
   next: Rich;
+  grid: Grid;
+  grids: [Grid];
 }
 
 root_type Rich;
@@ -136,6 +141,21 @@ def _load(name: str, text: Optional[str] = None) -> Schema:
         return fs.load_schema(path)
 
 
+#: A table of scalars and a struct holding fixed-length arrays (of scalars,
+#: enums and structs): it has a native twin, whose array paths are fuzzed.
+ARRAYS_FBS = """
+namespace arrays;
+
+enum Kind : byte { A = 0, B = 1, C = 5 }
+struct Cell { a: [int:2]; b: Kind; c: [ubyte:3]; }
+struct Grid { x: float; cells: [Cell:2]; kinds: [Kind:2]; d: [long:2]; flags: [bool:3]; }
+
+table Fixed { grid: Grid; n: int; tail: ushort = 3; }
+
+root_type Fixed;
+"""
+
+
 #: (label, codec, force_defaults codec) by the input's first byte.
 SCHEMAS: List[Tuple[str, Any, Any]] = []
 
@@ -150,6 +170,8 @@ def _setup() -> None:
     ):
         SCHEMAS.append((label, schema.codec(), schema.codec(force_defaults=True)))
     SCHEMAS.append(("packet", fs.codec(Packet), fs.codec(Packet, force_defaults=True)))
+    arrays = _load("arrays", ARRAYS_FBS)
+    SCHEMAS.append(("arrays", arrays.codec(), arrays.codec(force_defaults=True)))
 
 
 def _instrument_generated() -> None:
@@ -331,6 +353,9 @@ def TestOneInput(data: bytes) -> None:
 def _value(schema: Schema, ftype: Any, rng: random.Random, depth: int) -> Any:
     """A random value of a field's type (``depth`` bounds recursion)."""
     base = ftype.base
+    if base is BaseType.ARRAY:
+        inner = type(ftype)(ftype.element, ref=ftype.ref)
+        return [_value(schema, inner, rng, depth) for _ in range(ftype.fixed_length)]
     if base is BaseType.VECTOR:
         count = rng.randrange(0, 4)
         if ftype.element is BaseType.OBJ:
