@@ -33,7 +33,7 @@
 
 use arbitrary::Arbitrary;
 use flatstream_native::verifier::{
-    Field, Kind, Options, Root, Table, Verifier, MAX_DEPTH, MAX_SIZE,
+    Field, Kind, Member, Options, Root, Table, Verifier, MAX_DEPTH, MAX_SIZE,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -66,7 +66,7 @@ fn tables() -> Vec<Table> {
     tags.target = TAG;
     let mut payload = offset(Kind::Union, 9, "sample.Record.payload");
     payload.type_id = Some(8);
-    payload.members = vec![(1, TAG), (2, READING)];
+    payload.members = vec![(1, Member::Table(TAG)), (2, Member::Table(READING))];
     let mut child = offset(Kind::Table, 10, "sample.Record.child");
     child.target = RECORD;
     let mut blob = offset(Kind::Nested, 11, "sample.Record.blob");

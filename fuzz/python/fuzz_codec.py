@@ -2,7 +2,8 @@
 round trip of whatever verifies.
 
 Input: a schema choice (the four example schemas, a rich .fbs table with
-strings, vectors of every kind, nested tables, a union, a nested
+strings, vectors of every kind, nested tables, a union of tables, a
+struct and a string, a nested
 flatbuffer and structs holding fixed-length arrays, a rich ``@fs.table``
 class with ``bytes``, optional scalars and a union of classes, and a table
 of scalars and an array-holding struct, which has a native twin), a flags byte (bytes, bytearray or memoryview), then the
@@ -68,7 +69,7 @@ struct Grid { x: float; cells: [Cell:2]; colors: [Color:2]; d: [long:2]; }
 table Inner { a: int; s: string; }
 table Other { b: ulong = 7; words: [string]; inner: Inner; }
 
-union Any { Inner, Other }
+union Any { Inner, Other, Vec3, Label: string }
 
 table Rich {
   flag: bool = true;
@@ -367,8 +368,11 @@ def _value(schema: Schema, ftype: Any, rng: random.Random, depth: int) -> Any:
     if base is BaseType.OBJ:
         return _object(schema, ftype.ref, rng, depth + 1)
     if base is BaseType.UNION:
-        members = [m for m in schema.unions[ftype.ref].members if m.table is not None]
-        return _object(schema, rng.choice(members).table, rng, depth + 1)
+        members = [m for m in schema.unions[ftype.ref].members if m.value]
+        member = rng.choice(members)
+        if member.kind == "string":
+            return rng.choice(["", "label", "héllo"])
+        return _object(schema, member.table, rng, depth + 1)
     if ftype.ref in schema.enums:
         return rng.choice(list(schema.enums[ftype.ref].values.values()))
     info = SCALARS[base]

@@ -79,11 +79,35 @@ pub struct Field {
     pub target: usize,
     /// A `Union`'s type field slot, if the table has one.
     pub type_id: Option<usize>,
-    /// A `Union`'s members: type number -> table. Numbers the schema does not
-    /// know are accepted unchecked (newer writers may add members).
-    pub members: Vec<(u8, usize)>,
+    /// A `Union`'s members: type number -> what it holds. Numbers the schema
+    /// does not know are accepted unchecked (newer writers may add members).
+    pub members: Vec<(u8, Member)>,
     /// `Table.field`, for messages.
     pub label: String,
+}
+
+/// What a union member's value is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Member {
+    /// A table (an index into [`Verifier`]'s tables).
+    Table(usize),
+    /// A struct of this many bytes, stored out of line.
+    Struct(u64),
+    /// A string.
+    String,
+}
+
+impl Member {
+    /// From the Python side's (kind, argument): 0 table (index), 1 struct
+    /// (size), 2 string.
+    pub fn from_code(code: u8, argument: u64) -> Option<Member> {
+        match code {
+            0 => usize::try_from(argument).ok().map(Member::Table),
+            1 => Some(Member::Struct(argument)),
+            2 => Some(Member::String),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -259,7 +283,10 @@ impl Verifier {
                 let bad = match field.kind {
                     Kind::Table | Kind::Tables => field.target >= tables.len(),
                     Kind::Nested => field.target >= roots.len(),
-                    Kind::Union => field.members.iter().any(|&(_, t)| t >= tables.len()),
+                    Kind::Union => field
+                        .members
+                        .iter()
+                        .any(|&(_, m)| matches!(m, Member::Table(t) if t >= tables.len())),
                     _ => false,
                 };
                 if bad {
@@ -516,7 +543,20 @@ impl Verifier {
                     let member = f.members.iter().find(|&&(value, _)| value == number);
                     if let Some(&(_, member)) = member {
                         let p = self.offset_target(buf, at)?;
-                        self.table(buf, p, member, depth + 1, budget)?;
+                        match member {
+                            Member::Table(t) => self.table(buf, p, t, depth + 1, budget)?,
+                            Member::String => self.string(buf, p)?,
+                            Member::Struct(size) => {
+                                // As C++ `Verifier::Verify<T>`: the struct lies in the buffer.
+                                let n = buf.len() as u64;
+                                if p + size > n {
+                                    return fail(
+                                        format!("a union's {size}-byte struct runs past the end of the {n}-byte buffer"),
+                                        p,
+                                    );
+                                }
+                            }
+                        }
                     }
                 }
                 Kind::String => {

@@ -3,12 +3,14 @@ to a limit, then a generic reader), the root finder and lazy view classes."""
 
 from __future__ import annotations
 
+import functools
 import struct
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
 from ._compiler_base import _CompilerBase
+from . import _runtime as rt
 from ._gen import MAX_BUFFER_SIZE
 from .pyclasses import short_name
 from ._gen import (
@@ -239,9 +241,9 @@ class _Decoder(_CompilerBase):
         if base is BaseType.UNION:
             union = self.schema.unions[ftype.ref or ""]
             dispatch = {
-                member.value: self.ns[self.decoder(member.table)]
+                member.value: self.member_decoder(member.kind, member.table)
                 for member in union.members
-                if member.table is not None
+                if member.kind != "table" or member.table is not None
             }
             return f"rt_decode_union({self.const(dispatch, 'UD')}, {type_expr}, buf, {target})"
         if base is BaseType.VECTOR:
@@ -263,6 +265,18 @@ class _Decoder(_CompilerBase):
             if element is BaseType.OBJ:
                 return f"rt.read_table_vector(buf, {target}, {self.decoder(ftype.ref or '')})"
         raise SchemaError(f"{table.name}.{fdef.name}: cannot decode {base.name}")
+
+    def member_decoder(self, kind: str, name: Optional[str]) -> Any:
+        """``dec(buf, pos) -> value`` of a union member: a table's decoder, a
+        struct stored out of line, a string."""
+        if kind == "table":
+            return self.ns[self.decoder(name or "")]
+        if kind == "string":
+            return rt.read_string
+        sdef = self.schema.structs[name or ""]
+        fmt, _ = self.struct_format(sdef, "s")
+        maker, _count = self.struct_maker(sdef.name)
+        return functools.partial(rt.read_struct, struct.Struct("<" + fmt), self.ns[maker])
 
     def decode_construct(self, src: _Source, table: TableDef, values: Dict[str, str]) -> None:
         cls = self.python_class(table.name)

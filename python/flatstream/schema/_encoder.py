@@ -26,6 +26,7 @@ from ._gen import (
 from ._gen import (
     union_value_field as _union_value_field,
 )
+from . import _runtime as rt
 from .model import (
     SCALARS,
     BaseType,
@@ -115,12 +116,12 @@ class _Encoder(_CompilerBase):
             by_name: Dict[str, int] = {}
             members_of: Dict[Any, List[int]] = {}
             for member in union.members:
-                if member.table is None:
+                if member.kind == "table" and member.table is None:
                     continue
-                enc = self.encoder(member.table)
+                enc = self.member_encoder(member.kind, member.table)
                 by_value[member.value] = enc
                 by_name[member.name] = member.value
-                cls = self.python_class(member.table)
+                cls = str if member.kind == "string" else self.python_class(member.table or "")
                 members_of.setdefault(cls, []).append(member.value)
                 by_class.setdefault(cls, (member.value, enc))
             # A class several members hold (aliased members) says nothing by
@@ -167,6 +168,25 @@ class _Encoder(_CompilerBase):
                 raise SchemaError(f"{where}: vectors of {element.name} are not supported")
         else:
             raise SchemaError(f"{where}: {base.name} fields are not supported")
+
+    def member_encoder(self, kind: str, name: Optional[str]) -> str:
+        """The name (in the namespace) of ``enc(out, value) -> offset`` for a
+        union member: a table's encoder, a struct written out of line (as
+        the official builder's ``CreateX`` does outside a table), a string."""
+        if kind == "table":
+            return self.encoder(name or "")
+        if kind == "string":
+            self.ns["rt_put_string"] = rt.put_string
+            return "rt_put_string"
+        sdef = self.schema.structs[name or ""]
+        fn = f"uenc_{self.counter}"
+        self.counter += 1
+        src = _Source()
+        src(f"def {fn}(out, s):")
+        with src.block():
+            src(f"return rt.put_struct(out, {self.struct_packer(sdef.name)}(s), {sdef.minalign})")
+        self.run(src, f"union struct {sdef.name}")
+        return fn
 
     def mask_expr(self, items: List[_Item]) -> str:
         terms = []

@@ -173,6 +173,18 @@ def _has_padding(dtype: Any) -> bool:
     )
 
 
+def put_struct(out: Out, data: bytes, align: int) -> int:
+    """A struct outside a table (a union member's value): ``Builder.Prep(align,
+    len(data))`` then the struct's bytes; its offset."""
+    size = len(data)
+    pad = -(out.used + size) & (align - 1)
+    out.parts.append(data + ZEROS[:pad] if pad else data)
+    out.used += size + pad
+    if out.minalign < align:
+        out.minalign = align
+    return out.used
+
+
 def fixed_array(value: Any, length: int, where: str) -> Any:
     """The values of a struct's fixed-length array field: a sequence (list,
     tuple, numpy array) of exactly ``length`` items."""
@@ -256,6 +268,12 @@ def read_struct_vector(buf: Any, pos: int, layout: struct.Struct, make: Callable
     start = pos + 4
     end = _span(buf, start, n * layout.size, "a vector of structs")
     return [make(*values) for values in layout.iter_unpack(buf[start:end])]
+
+
+def read_struct(layout: struct.Struct, make: Callable[..., Any], buf: Any, pos: int) -> Any:
+    """A struct stored out of line (a union member's value)."""
+    _span(buf, pos, layout.size, "a struct")
+    return make(*layout.unpack_from(buf, pos))
 
 
 def read_struct_array(buf: Any, pos: int, dtype: Any) -> Any:

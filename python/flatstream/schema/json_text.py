@@ -209,9 +209,13 @@ class _Printer:
             type_at = present.get(fdef.id - 1)
             number = buf[type_at] if type_at is not None else 0
             member = self.schema.unions[ftype.ref or ""].member_for_value(number)
-            if member is None or member.table is None:
+            if member is None or (member.kind == "table" and member.table is None):
                 return None  # NONE, or a member this schema does not know: nothing to print
-            return self.table(member.table, buf, target, indent)
+            if member.kind == "string":
+                return json_string(_read_string(buf, target))
+            if member.kind == "struct":
+                return self.struct(member.table or "", buf, target, indent)
+            return self.table(member.table or "", buf, target, indent)
         if base is BaseType.VECTOR:
             return self.vector(table, fdef, buf, target, indent)
         raise SchemaError(f"{table.name}.{fdef.name}: {base.name} fields cannot be printed")
@@ -350,9 +354,16 @@ class _Reader:
                     (m for m in union.members if given in (m.name, m.value) and not isinstance(given, bool)),
                     None,
                 )
-                if member is None or member.table is None:
+                if member is None or (member.kind == "table" and member.table is None):
                     raise EncodeError(f"{here}: {type_name} {given!r} is not a member of {union.name}")
-                obj = self.table(member.table, value, here)
+                if member.kind == "string":
+                    if not isinstance(value, str):
+                        raise EncodeError(f"{here}: the member {member.name} is a string, not {value!r}")
+                    obj: Any = value
+                elif member.kind == "struct":
+                    obj = self.struct(member.table or "", value, here)
+                else:
+                    obj = self.table(member.table or "", value, here)
                 if type_name in accepted:
                     kwargs[type_name] = member.value
                     kwargs[fdef.name] = obj

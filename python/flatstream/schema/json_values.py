@@ -112,6 +112,8 @@ def _field_converter(schema: Schema, fdef: FieldDef) -> Convert:
         by_class = {schema.python_type(t): t for t in members}
 
         def union(value: Any) -> Any:
+            if isinstance(value, str):
+                return value  # a string member
             table = by_class.get(type(value))
             if table is None:
                 raise SchemaError(f"{type(value).__name__} is not a member of union {ftype.ref}")
@@ -200,9 +202,14 @@ def _object_from_json(schema: Schema, definition: Union[TableDef, StructDef], da
                 raise SchemaError(f"{where}.{key}: a union value needs {type_key!r} beside it")
             tag = _union_type_from_json(schema, fields[type_key], data[type_key], f"{where}.{type_key}")
             member = schema.unions[fdef.type.ref or ""].member_for_value(tag)
-            if member is None or member.table is None:
-                raise SchemaError(f"{where}.{type_key}: {data[type_key]!r} names no table of the union")
-            values[key] = _object_from_json(schema, schema.tables[member.table], raw, f"{where}.{key}")
+            if member is None or (member.kind == "table" and member.table is None):
+                raise SchemaError(f"{where}.{type_key}: {data[type_key]!r} names no member of the union")
+            if member.kind == "string":
+                if not isinstance(raw, str):
+                    raise SchemaError(f"{where}.{key}: the member {member.name} is a string, not {raw!r}")
+                values[key] = raw
+            else:
+                values[key] = _object_from_json(schema, schema.object(member.table or ""), raw, f"{where}.{key}")
             continue
         values[key] = _value_from_json(schema, fdef, raw, f"{where}.{key}")
     if definition.is_struct:

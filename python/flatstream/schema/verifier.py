@@ -41,6 +41,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from .. import _kernels
 from ._compiler import fixed_message
+from ._verify_members import lowered_member, member_check
 from .errors import VerificationError
 from .model import SCALARS, BaseType, Schema, SchemaError, TableDef, register_builder
 
@@ -337,7 +338,8 @@ class _Compiler:
                 check.kind = "union"
                 union = self.schema.unions[fdef.type.ref or ""]
                 check.members = {
-                    m.value: self.table(m.table) for m in union.members if m.table is not None
+                    m.value: self.member(m.kind, m.table)
+                    for m in union.members if m.kind != "table" or m.table is not None
                 }
                 type_field = type_ids.get(fdef.id - 1)
                 check.type_id = type_field.id if type_field is not None else -1
@@ -368,6 +370,20 @@ class _Compiler:
         # Kept only when complete: a SchemaError above is raised again next time.
         self.field_checks[name] = out
         return out
+
+    def member(self, kind: str, name: Optional[str]) -> str:
+        """The function (by name) that checks a union member's value: a
+        table's, or for a struct or string member one made by
+        :func:`._verify_members.member_check`."""
+        if kind == "table":
+            return self.table(name or "")
+        fn = f"um_{self.counter}"
+        self.counter += 1
+        size = self.schema.structs[name or ""].bytesize if kind == "struct" else 0
+        self.ns[fn] = member_check(
+            kind, size, self.options.check_utf8, self.options.check_alignment, _check_string, _fail
+        )
+        return fn
 
     def inline_problem(self, check: _Check, offset: int, table_len: int) -> Optional[str]:
         """Why a field at ``offset`` of a table of ``table_len`` bytes is
@@ -747,7 +763,7 @@ def _lower(compiler: _Compiler, name: str, ident: Optional[str]) -> Optional[Tup
                 elif check.kind == "union":
                     # Only a byte is compared: other numbers never match.
                     members = [
-                        (value, table_id(by_function[fn]))
+                        (value,) + lowered_member(fn, lowering.ns, lambda f: table_id(by_function[f]))
                         for value, fn in check.members.items() if 0 <= value <= 255
                     ]
                 fields.append((
