@@ -159,3 +159,35 @@ def test_struct_and_string_members_out_of_bounds_are_refused(unions: Any) -> Non
             broken = label[:at] + b"x" + label[at + 1:]
             with pytest.raises(VerificationError, match="NUL"):
                 verifier.validate(broken)
+
+
+def test_decorated_unions_of_tables_structs_and_str(tmp_path: Path) -> None:
+    from typing import Optional, Union
+
+    @fs.struct(name="dec.Pt")
+    class Pt:
+        x: fs.i32
+        y: fs.i16
+
+    @fs.table(name="dec.Hero")
+    class Hero:
+        name: Optional[str] = None
+
+    @fs.table(name="dec.Box")
+    class Box:
+        thing: Optional[Union[Hero, Pt, str]] = None
+        n: fs.i32 = 0
+
+    codec = fs.codec(Box)
+    fbs = write_fbs(tmp_path, "dec", codec.schema.to_fbs())
+    loaded = fs.load_schema(fbs)
+    assert [(m.name, m.kind) for m in loaded.unions["dec.BoxThing"].members] == [
+        ("NONE", "table"), ("Hero", "table"), ("Pt", "struct"), ("String", "string"),
+    ]
+    values = [Box(Pt(3, -4), 1), Box("label", 2), Box(Hero("ada")), Box()]
+    payloads = [codec.encode(v) for v in values]
+    assert [codec.decode(p) for p in payloads] == values
+    printed = flatc_json(fbs, payloads, tmp_path / "out")
+    assert [(d.get("thing_type"), d.get("thing")) for d in printed] == [
+        ("Pt", {"x": 3, "y": -4}), ("String", "label"), ("Hero", {"name": "ada"}), (None, None),
+    ]

@@ -17,7 +17,7 @@ Annotations: the scalar types ``fs.u8`` ... ``fs.f64``, ``bool``, ``str``,
 ``list[X]`` (or ``typing.List``/``Sequence``) of any of those but unions (in
 a struct, ``Annotated[list[X], fs.FixedLength(n)]``: a fixed-length array of
 scalars, enums or structs), a
-union ``A | B`` of tables (``None`` allowed), and ``X | None`` /
+union ``A | B`` of tables, structs and ``str`` (``None`` allowed), and ``X | None`` /
 ``Optional[X]`` (for a scalar, an optional scalar: absent and ``None`` are
 distinct from the default). ``fs.field(id=..., deprecated=..., required=...,
 key=..., union=...)`` sets the FlatBuffers attributes of one field.
@@ -417,14 +417,21 @@ class _Builder:
 
     def union(self, owner: str, field_name: str, members: Tuple[Any, ...], explicit: Optional[str]) -> str:
         name = explicit or owner + "".join(p.capitalize() for p in field_name.split("_"))
-        tables = []
-        for member in members:
-            if not is_table(member):
-                raise SchemaError(f"{owner}.{field_name}: a union holds @fs.table classes only, not {member!r}")
-            tables.append(self.table(member))
         union = UnionDef(name, [UnionMember("NONE", 0, None)])
-        for value, table_name in enumerate(tables, 1):
-            union.members.append(UnionMember(table_name.rsplit(".", 1)[-1], value, table_name))
+        for value, member in enumerate(members, 1):
+            # A table, a struct (stored out of line) or str (a string member, named "String").
+            if is_table(member):
+                full, kind = self.table(member), "table"
+            elif is_struct(member):
+                full, kind = self.struct(member), "struct"
+            elif member is str:
+                union.members.append(UnionMember("String", value, None, "string"))
+                continue
+            else:
+                raise SchemaError(
+                    f"{owner}.{field_name}: a union holds @fs.table or @fs.struct classes and str, not {member!r}"
+                )
+            union.members.append(UnionMember(full.rsplit(".", 1)[-1], value, full, kind))
         existing = self.schema.unions.get(name)
         if existing is not None:
             if existing.members != union.members:
