@@ -48,6 +48,14 @@ _VTABLE_CACHE_LIMIT = 64
 _ROOT_CACHE_LIMIT = 256
 
 
+def _type_vector_of(table: TableDef, value_field: FieldDef) -> FieldDef:
+    """The type vector (``[UTYPE]`` at ``id - 1``) of a vector of unions."""
+    for fdef in table.fields:
+        if fdef.id == value_field.id - 1 and fdef.type.element is BaseType.UTYPE:
+            return fdef
+    raise SchemaError(f"{table.name}.{value_field.name}: the vector of unions has no type vector")
+
+
 class _Decoder(_CompilerBase):
     """The decoding half of the codec compiler."""
 
@@ -161,6 +169,8 @@ class _Decoder(_CompilerBase):
             if fdef.type.base is BaseType.UNION:
                 type_field = _type_field_of(table, fdef)
                 type_expr = raw[type_field.name][0] if type_field.name in raw else "0"
+            elif fdef.type.element is BaseType.UNION:
+                type_expr = values.get(_type_vector_of(table, fdef).name, "None")
             where = f"pos + {entries[fdef.id]}"
             values[fdef.name] = self.decode_value(src, table, item, raw[fdef.name], where, type_expr)
         self.decode_construct(src, table, values)
@@ -194,6 +204,8 @@ class _Decoder(_CompilerBase):
                 if fdef.type.base is BaseType.UNION:
                     type_field = _type_field_of(table, fdef)
                     type_expr = values.get(type_field.name, "0")
+                elif fdef.type.element is BaseType.UNION:
+                    type_expr = values.get(_type_vector_of(table, fdef).name, "None")
                 unpack = self.const(struct.Struct("<" + item.code).unpack_from, "UN")
                 src(f"o = e[{fdef.id}]")
                 src("if o:")
@@ -256,6 +268,14 @@ class _Decoder(_CompilerBase):
                 return f"rt.read_scalar_vector(buf, {target}, {dtype}, {info.size})"
             if element is BaseType.STRING:
                 return f"rt.read_string_vector(buf, {target})"
+            if element is BaseType.UNION:
+                union = self.schema.unions[ftype.ref or ""]
+                dispatch = {
+                    member.value: self.member_decoder(member.kind, member.table)
+                    for member in union.members
+                    if member.kind != "table" or member.table is not None
+                }
+                return f"rt.read_union_vector(buf, {target}, {self.const(dispatch, 'UD')}, {type_expr})"
             if element is BaseType.OBJ and ftype.ref in self.schema.structs:
                 sdef = self.schema.structs[ftype.ref or ""]
                 fmt, _ = self.struct_format(sdef, "s")
@@ -406,6 +426,11 @@ class _Decoder(_CompilerBase):
                             type_unpack = self.const(struct.Struct("<" + type_item.code).unpack_from, "UN")
                             src(f"t = e[{type_field.id}]")
                             src(f"t = {type_unpack}(buf, pos + t)[0] if t else 0")
+                            type_expr = "t"
+                        elif fdef.type.element is BaseType.UNION:
+                            type_field = _type_vector_of(table, fdef)
+                            src(f"t = e[{type_field.id}] if {type_field.id} < len(e) else 0")
+                            src(f"t = rt.read_scalar_vector(buf, pos + t + U32(buf, pos + t)[0], {self.const(np.dtype('u1'), 'D')}, 1) if t else None")
                             type_expr = "t"
                         target = group[0] + "," if len(group) == 1 else ", ".join(group)
                         src(f"{target} = {unpack}(buf, pos + o)")

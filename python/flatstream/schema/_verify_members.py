@@ -1,12 +1,12 @@
 """Checks of union members that are not tables (a struct stored out of
-line, a string), for :mod:`.verifier`: the pure check a union calls with a
-table check's signature, and the native twin's description of it."""
+line, a string) and of vectors of unions, for :mod:`.verifier`: the pure
+checks, and the native twin's description of a member."""
 
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, Tuple
 
-__all__ = ["member_check", "lowered_member", "MEMBER_TABLE", "MEMBER_STRUCT", "MEMBER_STRING"]
+__all__ = ["member_check", "lowered_member", "union_vector_check", "MEMBER_TABLE", "MEMBER_STRUCT", "MEMBER_STRING"]
 
 #: How the native verifier numbers a union member's kind (``Member::from_code``).
 MEMBER_TABLE, MEMBER_STRUCT, MEMBER_STRING = 0, 1, 2
@@ -43,3 +43,35 @@ def lowered_member(fn: str, ns: Dict[str, Any], table_id: Callable[[str], int]) 
     if described is not None:
         return described  # type: ignore[no-any-return]
     return MEMBER_TABLE, table_id(fn)
+
+
+def union_vector_check(
+    vector_length: Callable[..., int], offset_target: Callable[..., int], fail: Callable[..., Any]
+) -> Callable[..., None]:
+    """``vunions(buf, pos, value_offset, type_offset, n, ns, members, depth,
+    st, align)``: a vector of unions of the table at ``pos`` with its type
+    vector, as the C++ ``Verify<Union>Vector``: both present or both absent,
+    of the same length, each value checked as its type's member (``members``:
+    type number -> check function name in ``ns``; NONE and unknown numbers
+    are not followed)."""
+
+    def vunions(
+        buf: Any, pos: int, value_offset: int, type_offset: int, n: int, ns: Dict[str, Any],
+        members: Dict[int, str], depth: int, st: Any, align: bool,
+    ) -> None:
+        if not value_offset and not type_offset:
+            return
+        if not value_offset or not type_offset:
+            fail("a vector of unions and its type vector are not both present", pos)
+        types = offset_target(buf, pos + type_offset, n)
+        count = vector_length(buf, types, n, 1, align)
+        values = offset_target(buf, pos + value_offset, n)
+        if vector_length(buf, values, n, 4, align) != count:
+            fail(f"a vector of unions and its type vector of {count} differ in length", values)
+        for i in range(count):
+            fn = members.get(buf[types + 4 + i])
+            if fn is not None:
+                at = values + 4 + 4 * i
+                ns[fn](buf, offset_target(buf, at, n), depth, st)
+
+    return vunions

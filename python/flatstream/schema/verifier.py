@@ -41,7 +41,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from .. import _kernels
 from ._compiler import fixed_message
-from ._verify_members import lowered_member, member_check
+from ._verify_members import lowered_member, member_check, union_vector_check
 from .errors import VerificationError
 from .model import SCALARS, BaseType, Schema, SchemaError, TableDef, register_builder
 
@@ -227,7 +227,9 @@ class _Compiler:
             "vstring": _check_string,
             "vstrings": _check_string_vector,
             "vtables": _check_table_vector,
+            "vunions": union_vector_check(_vector_length, _offset_target, _fail),
         }
+        self.ns["NS"] = self.ns
         self.tables: Dict[str, str] = {}
         self.caches: Dict[str, Dict[bytes, Any]] = {}
         self.misses: Dict[str, Callable[[bytes, int], Any]] = {}
@@ -356,6 +358,18 @@ class _Compiler:
                         check.kind = "vector"
                 elif element is BaseType.STRING:
                     check.kind = "strings"
+                elif element is BaseType.UNION:
+                    # Checked with its type vector (``id - 1``) by `vunions`.
+                    check.kind = "unions"
+                    union = self.schema.unions[fdef.type.ref or ""]
+                    check.members = {
+                        m.value: self.member(m.kind, m.table)
+                        for m in union.members if m.kind != "table" or m.table is not None
+                    }
+                    check.type_id = fdef.id - 1
+                elif element is BaseType.UTYPE:
+                    check.kind = "utypes"  # its vector of unions (``id + 1``) checks it
+                    check.type_id = fdef.id + 1
                 elif element is BaseType.OBJ and fdef.type.ref in self.schema.structs:
                     check.kind = "vector"
                     check.element = self.schema.structs[fdef.type.ref or ""].bytesize
@@ -468,6 +482,12 @@ class _Compiler:
             kind = check.kind
             if not offset or kind in ("scalar", "struct"):
                 continue
+            if kind in ("unions", "utypes"):
+                value_offset = offset if kind == "unions" else present.get(check.type_id, 0)
+                type_offset = present.get(check.type_id, 0) if kind == "unions" else offset
+                if kind == "unions" or not value_offset:
+                    src(f"vunions(buf, pos, {value_offset}, {type_offset}, n, NS, {check.members!r}, depth + 1, st, {align})")
+                continue
             if kind == "union":
                 type_offset = present.get(check.type_id, 0)
                 if not type_offset:
@@ -532,6 +552,12 @@ class _Compiler:
                 offset = entries[fid] if fid < len(entries) else 0
                 kind = check.kind
                 if not offset or kind in ("scalar", "struct"):
+                    continue
+                if kind in ("unions", "utypes"):
+                    other = entries[check.type_id] if 0 <= check.type_id < len(entries) else 0
+                    value_offset, type_offset = (offset, other) if kind == "unions" else (other, offset)
+                    if kind == "unions" or not value_offset:
+                        ns["vunions"](buf, pos, value_offset, type_offset, n, ns, check.members, depth + 1, st, align)
                     continue
                 if kind == "union":
                     type_offset = entries[check.type_id] if 0 <= check.type_id < len(entries) else 0
