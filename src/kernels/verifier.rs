@@ -41,6 +41,10 @@ pub enum Kind {
     Nested,
     Strings,
     Tables,
+    /// A vector of unions; `type_id` is its type vector's slot.
+    Unions,
+    /// The type vector of a vector of unions; `type_id` is the values' slot.
+    UnionTypes,
 }
 
 impl Kind {
@@ -56,6 +60,8 @@ impl Kind {
             6 => Kind::Nested,
             7 => Kind::Strings,
             8 => Kind::Tables,
+            9 => Kind::Unions,
+            10 => Kind::UnionTypes,
             _ => return None,
         })
     }
@@ -283,7 +289,7 @@ impl Verifier {
                 let bad = match field.kind {
                     Kind::Table | Kind::Tables => field.target >= tables.len(),
                     Kind::Nested => field.target >= roots.len(),
-                    Kind::Union => field
+                    Kind::Union | Kind::Unions => field
                         .members
                         .iter()
                         .any(|&(_, m)| matches!(m, Member::Table(t) if t >= tables.len())),
@@ -543,20 +549,7 @@ impl Verifier {
                     let member = f.members.iter().find(|&&(value, _)| value == number);
                     if let Some(&(_, member)) = member {
                         let p = self.offset_target(buf, at)?;
-                        match member {
-                            Member::Table(t) => self.table(buf, p, t, depth + 1, budget)?,
-                            Member::String => self.string(buf, p)?,
-                            Member::Struct(size) => {
-                                // As C++ `Verifier::Verify<T>`: the struct lies in the buffer.
-                                let n = buf.len() as u64;
-                                if p + size > n {
-                                    return fail(
-                                        format!("a union's {size}-byte struct runs past the end of the {n}-byte buffer"),
-                                        p,
-                                    );
-                                }
-                            }
-                        }
+                        self.member(buf, p, member, depth + 1, budget)?;
                     }
                 }
                 Kind::String => {
@@ -598,9 +591,64 @@ impl Verifier {
                         self.table(buf, element, f.target, depth + 1, budget)?;
                     }
                 }
+                Kind::UnionTypes | Kind::Unions => {
+                    // As C++ `Verify<U>Vector`: both vectors or neither, of one
+                    // length, each value checked as its type's member.
+                    let other = match f.type_id {
+                        Some(id) => entry(id)?,
+                        None => 0,
+                    };
+                    if other == 0 {
+                        return fail(
+                            "a vector of unions and its type vector are not both present".into(),
+                            pos,
+                        );
+                    }
+                    if f.kind == Kind::UnionTypes {
+                        continue; // checked with the values
+                    }
+                    let types = self.offset_target(buf, pos + other)?;
+                    let count = self.vector_length(buf, types, 1)?;
+                    let values = self.offset_target(buf, at)?;
+                    if self.vector_length(buf, values, 4)? != count {
+                        return fail(
+                            format!("a vector of unions and its type vector of {count} differ in length"),
+                            values,
+                        );
+                    }
+                    for i in 0..count {
+                        let number = u8_at(buf, types + 4 + i)?;
+                        let member = f.members.iter().find(|&&(value, _)| value == number);
+                        if let Some(&(_, member)) = member {
+                            let p = self.offset_target(buf, values + 4 + 4 * i)?;
+                            self.member(buf, p, member, depth + 1, budget)?;
+                        }
+                    }
+                }
             }
         }
         Ok(())
+    }
+
+    /// A union member's value at `p`: a table, a struct (which must lie in
+    /// the buffer, as C++ `Verifier::Verify<T>`) or a string.
+    fn member(&self, buf: &[u8], p: u64, member: Member, depth: u32, budget: &mut u64) -> Checked {
+        match member {
+            Member::Table(t) => self.table(buf, p, t, depth, budget),
+            Member::String => self.string(buf, p),
+            Member::Struct(size) => {
+                let n = buf.len() as u64;
+                if p + size > n {
+                    return fail(
+                        format!(
+                            "a union's {size}-byte struct runs past the end of the {n}-byte buffer"
+                        ),
+                        p,
+                    );
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Where the uoffset stored at `at` (inside the buffer) points.

@@ -733,7 +733,7 @@ class _Compiler:
 # `_Check.kind` as the native verifier numbers it (`Kind::from_code`).
 _KINDS = {
     "scalar": 0, "struct": 1, "string": 2, "table": 3, "union": 4,
-    "vector": 5, "nested": 6, "strings": 7, "tables": 8,
+    "vector": 5, "nested": 6, "strings": 7, "tables": 8, "unions": 9, "utypes": 10,
 }
 
 
@@ -786,7 +786,7 @@ def _lower(compiler: _Compiler, name: str, ident: Optional[str]) -> Optional[Tup
                     if inner not in nested:
                         nested[inner] = root_id(inner, None)
                     target = nested[inner]
-                elif check.kind == "union":
+                elif check.kind in ("union", "unions"):
                     # Only a byte is compared: other numbers never match.
                     members = [
                         (value,) + lowered_member(fn, lowering.ns, lambda f: table_id(by_function[f]))
