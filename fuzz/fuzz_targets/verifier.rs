@@ -3,8 +3,9 @@
 //! The schema is `tests/schemas/sample.fbs` with a required field and a
 //! nested flatbuffer added (the `.fbs` is below), lowered by hand as
 //! `flatstream.schema.verifier._lower` lowers it. An input is raw bytes, or
-//! one of five valid buffers the Python codec made for that schema (two
-//! with a struct and a string as the union's value), with
+//! one of six valid buffers the Python codec made for that schema (two
+//! with a struct and a string as the union's value, one with a vector of
+//! unions), with
 //! byte edits and a cut applied; options come from the input too.
 //!
 //! Properties: `verify` never panics and never reports an out-of-bounds
@@ -25,7 +26,7 @@
 //! table Record {
 //!   id: ulong; flag: bool; small: byte; position: Vec3; name: string;
 //!   samples: [double]; tags: [Tag]; names: [string]; payload: Payload;
-//!   child: Record; blob: [ubyte] (nested_flatbuffer: "Tag");
+//!   child: Record; blob: [ubyte] (nested_flatbuffer: "Tag"); cast: [Payload];
 //! }
 //! root_type Record;
 //! file_identifier "FUZZ";
@@ -73,6 +74,11 @@ fn tables() -> Vec<Table> {
         (3, Member::Struct(12)),
         (4, Member::String),
     ];
+    let mut cast_type = offset(Kind::UnionTypes, 12, "sample.Record.cast_type");
+    cast_type.type_id = Some(13);
+    let mut cast = offset(Kind::Unions, 13, "sample.Record.cast");
+    cast.type_id = Some(12);
+    cast.members = payload.members.clone();
     let mut child = offset(Kind::Table, 10, "sample.Record.child");
     child.target = RECORD;
     let mut blob = offset(Kind::Nested, 11, "sample.Record.blob");
@@ -97,6 +103,8 @@ fn tables() -> Vec<Table> {
                 payload,
                 child,
                 blob,
+                cast_type,
+                cast,
             ],
         },
         Table {
@@ -200,7 +208,21 @@ const TEMPLATE_4: &[u8] = &[
     0x03, 0x00, 0x00, 0x00, 0x68, 0xc3, 0xa9, 0x00,
 ];
 
-const TEMPLATES: [&[u8]; 5] = [TEMPLATE_0, TEMPLATE_1, TEMPLATE_2, TEMPLATE_3, TEMPLATE_4];
+const TEMPLATE_5: &[u8] = &[
+    0x2c, 0x00, 0x00, 0x00, 0x46, 0x55, 0x5a, 0x5a, 0x00, 0x00, 0x00, 0x00, 0x20, 0x00, 0x18, 0x00,
+    0x0c, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08, 0x00, 0x04, 0x00, 0x20, 0x00, 0x00, 0x00,
+    0x14, 0x00, 0x00, 0x00, 0x54, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x34, 0x00, 0x00, 0x00, 0x28, 0x00, 0x00, 0x00,
+    0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08, 0x00, 0x0c, 0x00, 0x08, 0x00, 0x06, 0x00,
+    0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x00, 0x04, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+    0x6b, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x61, 0x62, 0x00, 0x00, 0x00, 0x00, 0x80, 0x3f,
+    0x00, 0x00, 0x00, 0x3f, 0x00, 0x00, 0x00, 0x40, 0x04, 0x00, 0x00, 0x00, 0x03, 0x04, 0x01, 0x00,
+];
+
+const TEMPLATES: [&[u8]; 6] = [
+    TEMPLATE_0, TEMPLATE_1, TEMPLATE_2, TEMPLATE_3, TEMPLATE_4, TEMPLATE_5,
+];
 
 #[derive(Arbitrary, Debug)]
 struct Input {
