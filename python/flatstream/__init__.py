@@ -80,6 +80,7 @@ from .schema import (
     struct,
     table,
     UnionValue,
+    FixedLength,
 )
 from .schema import verify as verify_buffer
 from .schema.types import f32, f64, i8, i16, i32, i64, u8, u16, u32, u64
@@ -177,6 +178,7 @@ __all__ = [
     "Codec",
     "load_schema",
     "UnionValue",
+    "FixedLength",
     "Schema",
     "SchemaError",
     "EncodeError",

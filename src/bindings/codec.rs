@@ -27,18 +27,55 @@ struct FieldInfo {
     default: Option<Raw>,
     /// int -> enum member (a dict, or a dict subclass with its own `get`).
     enum_map: Option<Py<PyAny>>,
-    /// Per struct scalar: the attribute path from the struct object.
-    paths: Vec<Vec<Py<PyString>>>,
+    /// Per struct scalar: the path from the struct object to it.
+    paths: Vec<Vec<Step>>,
     /// Builds the struct object from its flattened scalars.
     maker: Option<Py<PyAny>>,
 }
 
-/// (size, align, [(offset, code, attribute path)]) of a struct field.
-type StructTuple<'py> = (
-    usize,
-    usize,
-    Vec<(usize, String, Vec<Bound<'py, PyString>>)>,
-);
+/// One step from a struct object towards one of its scalars.
+enum Step {
+    /// An attribute (a struct field).
+    Attr(Py<PyString>),
+    /// Item `index` of a fixed-length array of `length` items: a list or
+    /// tuple of exactly that length (anything else goes to the pure encoder,
+    /// which converts it or names the field in its error).
+    Index(usize, usize),
+}
+
+impl Step {
+    /// From the Python side's path element: a name, or `(index, length)`.
+    fn from_py(step: &Bound<'_, PyAny>) -> PyResult<Step> {
+        if let Ok(name) = step.cast::<PyString>() {
+            return Ok(Step::Attr(name.clone().unbind()));
+        }
+        let (index, length): (usize, usize) = step.extract()?;
+        if index >= length {
+            return Err(PyValueError::new_err("an array index is past its array"));
+        }
+        Ok(Step::Index(index, length))
+    }
+
+    /// The next object on the path, or None when the pure encoder must decide.
+    fn take<'py>(&self, v: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
+        match self {
+            Step::Attr(name) => v.getattr(name.bind(v.py())).ok(),
+            Step::Index(index, length) => {
+                if let Ok(list) = v.cast_exact::<PyList>() {
+                    (list.len() == *length).then(|| list.get_item(*index).ok())?
+                } else if let Ok(tuple) = v.cast_exact::<PyTuple>() {
+                    (tuple.len() == *length).then(|| tuple.get_item(*index).ok())?
+                } else {
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// (size, align, [(offset, code, path)]) of a struct field; a path element
+/// is an attribute name or an `(index, length)` into a fixed-length array.
+type StructTuple<'py> = (usize, usize, Vec<(usize, String, Vec<Bound<'py, PyAny>>)>);
 
 /// A field as `TableCodec(fields=...)` takes it (see `TableCodec::new`).
 type FieldTuple<'py> = (
@@ -294,8 +331,8 @@ impl TableCodec {
                     mask |= 1 << n;
                     for (path, (_, ty)) in info.paths.iter().zip(&layout.scalars) {
                         let mut v = value.clone();
-                        for name in path {
-                            v = v.getattr(name.bind(obj.py())).ok()?;
+                        for step in path {
+                            v = step.take(&v)?;
                         }
                         raws.push(raw_of(&v, *ty)?);
                     }
@@ -599,7 +636,11 @@ impl TableCodec {
                             ));
                         }
                         flat.push((offset, ty));
-                        paths.push(path.into_iter().map(|p| p.unbind()).collect());
+                        paths.push(
+                            path.iter()
+                                .map(Step::from_py)
+                                .collect::<PyResult<Vec<Step>>>()?,
+                        );
                     }
                     if align == 0 || !align.is_power_of_two() {
                         return Err(PyValueError::new_err(

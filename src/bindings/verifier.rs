@@ -15,7 +15,7 @@ use pyo3::types::PyDict;
 use pyo3::{PyTraverseError, PyVisit};
 
 use super::borrow::{native_selected, Borrowed};
-use crate::verifier::{Field, Kind, Options, Root, Table, Verifier};
+use crate::verifier::{Field, Kind, Member, Options, Root, Table, Verifier};
 
 /// Verified with the GIL released: `bytes` (immutable) of at least this size.
 /// Below it, releasing and taking back the GIL costs more than it frees.
@@ -23,7 +23,7 @@ const DETACH_MIN: usize = 64 * 1024;
 
 /// (kind code, vtable slot, required, width, alignment, vector element size,
 /// target index or -1, union type slot or -1, union members [(type number,
-/// table index)], "Table.field").
+/// member kind, table index or struct size)], "Table.field").
 type FieldTuple = (
     u8,
     usize,
@@ -33,7 +33,7 @@ type FieldTuple = (
     u64,
     i64,
     i64,
-    Vec<(u8, usize)>,
+    Vec<(u8, u8, u64)>,
     String,
 );
 
@@ -53,7 +53,14 @@ fn field(tuple: FieldTuple) -> PyResult<Field> {
         element,
         target: usize::try_from(target).unwrap_or(usize::MAX),
         type_id: usize::try_from(type_id).ok(),
-        members,
+        members: members
+            .into_iter()
+            .map(|(value, code, argument)| {
+                Member::from_code(code, argument)
+                    .map(|m| (value, m))
+                    .ok_or_else(|| PyValueError::new_err(format!("{label}: bad union member")))
+            })
+            .collect::<PyResult<Vec<_>>>()?,
         label,
     })
 }

@@ -41,6 +41,10 @@ pub enum Kind {
     Nested,
     Strings,
     Tables,
+    /// A vector of unions; `type_id` is its type vector's slot.
+    Unions,
+    /// The type vector of a vector of unions; `type_id` is the values' slot.
+    UnionTypes,
 }
 
 impl Kind {
@@ -56,6 +60,8 @@ impl Kind {
             6 => Kind::Nested,
             7 => Kind::Strings,
             8 => Kind::Tables,
+            9 => Kind::Unions,
+            10 => Kind::UnionTypes,
             _ => return None,
         })
     }
@@ -79,11 +85,35 @@ pub struct Field {
     pub target: usize,
     /// A `Union`'s type field slot, if the table has one.
     pub type_id: Option<usize>,
-    /// A `Union`'s members: type number -> table. Numbers the schema does not
-    /// know are accepted unchecked (newer writers may add members).
-    pub members: Vec<(u8, usize)>,
+    /// A `Union`'s members: type number -> what it holds. Numbers the schema
+    /// does not know are accepted unchecked (newer writers may add members).
+    pub members: Vec<(u8, Member)>,
     /// `Table.field`, for messages.
     pub label: String,
+}
+
+/// What a union member's value is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Member {
+    /// A table (an index into [`Verifier`]'s tables).
+    Table(usize),
+    /// A struct of this many bytes, stored out of line.
+    Struct(u64),
+    /// A string.
+    String,
+}
+
+impl Member {
+    /// From the Python side's (kind, argument): 0 table (index), 1 struct
+    /// (size), 2 string.
+    pub fn from_code(code: u8, argument: u64) -> Option<Member> {
+        match code {
+            0 => usize::try_from(argument).ok().map(Member::Table),
+            1 => Some(Member::Struct(argument)),
+            2 => Some(Member::String),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -259,7 +289,10 @@ impl Verifier {
                 let bad = match field.kind {
                     Kind::Table | Kind::Tables => field.target >= tables.len(),
                     Kind::Nested => field.target >= roots.len(),
-                    Kind::Union => field.members.iter().any(|&(_, t)| t >= tables.len()),
+                    Kind::Union | Kind::Unions => field
+                        .members
+                        .iter()
+                        .any(|&(_, m)| matches!(m, Member::Table(t) if t >= tables.len())),
                     _ => false,
                 };
                 if bad {
@@ -516,7 +549,7 @@ impl Verifier {
                     let member = f.members.iter().find(|&&(value, _)| value == number);
                     if let Some(&(_, member)) = member {
                         let p = self.offset_target(buf, at)?;
-                        self.table(buf, p, member, depth + 1, budget)?;
+                        self.member(buf, p, member, depth + 1, budget)?;
                     }
                 }
                 Kind::String => {
@@ -558,9 +591,64 @@ impl Verifier {
                         self.table(buf, element, f.target, depth + 1, budget)?;
                     }
                 }
+                Kind::UnionTypes | Kind::Unions => {
+                    // As C++ `Verify<U>Vector`: both vectors or neither, of one
+                    // length, each value checked as its type's member.
+                    let other = match f.type_id {
+                        Some(id) => entry(id)?,
+                        None => 0,
+                    };
+                    if other == 0 {
+                        return fail(
+                            "a vector of unions and its type vector are not both present".into(),
+                            pos,
+                        );
+                    }
+                    if f.kind == Kind::UnionTypes {
+                        continue; // checked with the values
+                    }
+                    let types = self.offset_target(buf, pos + other)?;
+                    let count = self.vector_length(buf, types, 1)?;
+                    let values = self.offset_target(buf, at)?;
+                    if self.vector_length(buf, values, 4)? != count {
+                        return fail(
+                            format!("a vector of unions and its type vector of {count} differ in length"),
+                            values,
+                        );
+                    }
+                    for i in 0..count {
+                        let number = u8_at(buf, types + 4 + i)?;
+                        let member = f.members.iter().find(|&&(value, _)| value == number);
+                        if let Some(&(_, member)) = member {
+                            let p = self.offset_target(buf, values + 4 + 4 * i)?;
+                            self.member(buf, p, member, depth + 1, budget)?;
+                        }
+                    }
+                }
             }
         }
         Ok(())
+    }
+
+    /// A union member's value at `p`: a table, a struct (which must lie in
+    /// the buffer, as C++ `Verifier::Verify<T>`) or a string.
+    fn member(&self, buf: &[u8], p: u64, member: Member, depth: u32, budget: &mut u64) -> Checked {
+        match member {
+            Member::Table(t) => self.table(buf, p, t, depth, budget),
+            Member::String => self.string(buf, p),
+            Member::Struct(size) => {
+                let n = buf.len() as u64;
+                if p + size > n {
+                    return fail(
+                        format!(
+                            "a union's {size}-byte struct runs past the end of the {n}-byte buffer"
+                        ),
+                        p,
+                    );
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Where the uoffset stored at `at` (inside the buffer) points.

@@ -41,7 +41,7 @@ from .model import (
     UnionMember,
 )
 from .pyclasses import python_type as _python_type  # noqa: F401  (registers Schema.python_type)
-from .types import UnionValue, f32, f64, i8, i16, i32, i64, u8, u16, u32, u64
+from .types import FixedLength, UnionValue, f32, f64, i8, i16, i32, i64, u8, u16, u32, u64
 from .verifier import SchemaVerifier, VerifyOptions, verify
 
 __all__ = [
@@ -73,6 +73,7 @@ __all__ = [
     "UnionDef",
     "UnionMember",
     "UnionValue",
+    "FixedLength",
     "f32",
     "f64",
     "i8",

@@ -89,6 +89,7 @@ class _CompilerBase:
         self.decoders: Dict[str, str] = {}
         self.struct_packers: Dict[str, str] = {}
         self.struct_makers: Dict[str, str] = {}
+        self.struct_flatteners: Dict[str, str] = {}
         self.enum_maps: Dict[str, str] = {}
         self.vtable_caches: Dict[str, Dict[bytes, Any]] = {}
         self.misses: Dict[str, Callable[[bytes, int], Any]] = {}
@@ -155,13 +156,66 @@ class _CompilerBase:
                 fmt += inner_fmt
                 exprs += inner
             elif fdef.type.base is BaseType.ARRAY:
-                raise SchemaError(f"{sdef.name}.{fdef.name}: fixed-length arrays in structs are not supported")
+                inner_fmt, star = self.array_format(sdef, fdef, sub)
+                fmt += inner_fmt
+                exprs.append(star)
             else:
                 fmt += SCALARS[fdef.type.base].code
                 exprs.append(sub)
             if fdef.padding:
                 fmt += f"{fdef.padding}x"
         return fmt, exprs
+
+    def array_format(self, sdef: StructDef, fdef: FieldDef, expr: str) -> Tuple[str, str]:
+        """A fixed-length array field of a struct: its ``struct`` format and
+        the starred expression of its scalars (the sequence's length checked,
+        an array of structs flattened element by element)."""
+        ftype = fdef.type
+        where = f"{sdef.name}.{fdef.name}"
+        length = ftype.fixed_length
+        if length <= 0:
+            raise SchemaError(f"{where}: a fixed-length array needs a length of at least 1")
+        if ftype.element is BaseType.OBJ:
+            inner = self.schema.structs.get(ftype.ref or "")
+            if inner is None:
+                raise SchemaError(f"{where}: arrays hold scalars, enums or structs, not {ftype.ref}")
+            inner_fmt, _ = self.struct_format(inner, "s")
+            flat = self.const(self.ns[self.struct_flattener(inner.name)], "SF")
+            return inner_fmt * length, f"*rt.struct_array({expr}, {length}, {flat}, {where!r})"
+        if not ftype.element.is_scalar:
+            raise SchemaError(f"{where}: arrays hold scalars, enums or structs, not {ftype.element.name}")
+        code = SCALARS[ftype.element].code
+        return f"{length}{code}", f"*rt.fixed_array({expr}, {length}, {where!r})"
+
+    def struct_count(self, name: str) -> int:
+        """How many scalars struct ``name`` holds, through nested structs and arrays."""
+        count = 0
+        for fdef in self.schema.structs[name].fields:
+            ftype = fdef.type
+            if ftype.base is BaseType.OBJ:
+                count += self.struct_count(ftype.ref or "")
+            elif ftype.base is BaseType.ARRAY and ftype.element is BaseType.OBJ:
+                count += ftype.fixed_length * self.struct_count(ftype.ref or "")
+            elif ftype.base is BaseType.ARRAY:
+                count += ftype.fixed_length
+            else:
+                count += 1
+        return count
+
+    def struct_flattener(self, name: str) -> str:
+        """A function struct object -> the tuple of its scalars, in layout order."""
+        fn = self.struct_flatteners.get(name)
+        if fn is not None:
+            return fn
+        fn = self.struct_flatteners[name] = f"sflat_{self.counter}"
+        self.counter += 1
+        _fmt, exprs = self.struct_format(self.schema.structs[name], "s")
+        src = _Source()
+        src(f"def {fn}(s):")
+        with src.block():
+            src(f"return ({', '.join(exprs)},)")
+        self.run(src, f"flatten {name}")
+        return fn
 
     def struct_packer(self, name: str) -> str:
         """A function struct object -> its bytes."""
@@ -184,9 +238,8 @@ class _CompilerBase:
     def struct_maker(self, name: str) -> Tuple[str, int]:
         """(a function taking the struct's flattened scalars -> struct object, how many)."""
         cached = self.struct_makers.get(name)
-        sdef = self.schema.structs[name]
         if cached is not None:
-            return cached, len(self.struct_format(sdef, "s")[1])
+            return cached, self.struct_count(name)
         fn = self.struct_makers[name] = f"smake_{self.counter}"
         self.counter += 1
         params: List[str] = []
@@ -206,11 +259,29 @@ class _CompilerBase:
             if fdef.type.base is BaseType.OBJ:
                 args.append(self.struct_value(fdef.type.ref or "", params))
                 continue
+            if fdef.type.base is BaseType.ARRAY:
+                args.append(self.array_value(fdef, params))
+                continue
             var = f"a{len(params)}"
             params.append(var)
             emap = self.enum_map(fdef.type.ref)
             args.append(f"{emap}.get({var}, {var})" if emap else var)
         return f"{self.const(self.python_class(name), 'C')}({', '.join(args)})"
+
+    def array_value(self, fdef: FieldDef, params: List[str]) -> str:
+        """The list expression of a fixed-length array field, from fresh names
+        appended to ``params`` (decoded as a list, as vectors of structs are)."""
+        ftype = fdef.type
+        elements = []
+        for _ in range(ftype.fixed_length):
+            if ftype.element is BaseType.OBJ:
+                elements.append(self.struct_value(ftype.ref or "", params))
+                continue
+            var = f"a{len(params)}"
+            params.append(var)
+            emap = self.enum_map(ftype.ref)
+            elements.append(f"{emap}.get({var}, {var})" if emap else var)
+        return f"[{', '.join(elements)}]"
 
     def struct_dtype(self, name: str) -> Any:
         sdef = self.schema.structs[name]
@@ -220,6 +291,13 @@ class _CompilerBase:
             offsets.append(fdef.offset)
             if fdef.type.base is BaseType.OBJ:
                 formats.append(self.struct_dtype(fdef.type.ref or ""))
+            elif fdef.type.base is BaseType.ARRAY:
+                element = (
+                    self.struct_dtype(fdef.type.ref or "")
+                    if fdef.type.element is BaseType.OBJ
+                    else np.dtype(SCALARS[fdef.type.element].dtype)
+                )
+                formats.append((element, (fdef.type.fixed_length,)))
             else:
                 formats.append(SCALARS[fdef.type.base].dtype)
         return np.dtype(

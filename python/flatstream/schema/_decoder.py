@@ -3,12 +3,14 @@ to a limit, then a generic reader), the root finder and lazy view classes."""
 
 from __future__ import annotations
 
+import functools
 import struct
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
 from ._compiler_base import _CompilerBase
+from . import _runtime as rt
 from ._gen import MAX_BUFFER_SIZE
 from .pyclasses import short_name
 from ._gen import (
@@ -44,6 +46,14 @@ from .pyclasses import scalar_literal as _scalar_literal
 # Specialised unpackers compiled per table before falling back to the generic reader.
 _VTABLE_CACHE_LIMIT = 64
 _ROOT_CACHE_LIMIT = 256
+
+
+def _type_vector_of(table: TableDef, value_field: FieldDef) -> FieldDef:
+    """The type vector (``[UTYPE]`` at ``id - 1``) of a vector of unions."""
+    for fdef in table.fields:
+        if fdef.id == value_field.id - 1 and fdef.type.element is BaseType.UTYPE:
+            return fdef
+    raise SchemaError(f"{table.name}.{value_field.name}: the vector of unions has no type vector")
 
 
 class _Decoder(_CompilerBase):
@@ -159,13 +169,15 @@ class _Decoder(_CompilerBase):
             if fdef.type.base is BaseType.UNION:
                 type_field = _type_field_of(table, fdef)
                 type_expr = raw[type_field.name][0] if type_field.name in raw else "0"
+            elif fdef.type.element is BaseType.UNION:
+                type_expr = values.get(_type_vector_of(table, fdef).name, "None")
             where = f"pos + {entries[fdef.id]}"
             values[fdef.name] = self.decode_value(src, table, item, raw[fdef.name], where, type_expr)
         self.decode_construct(src, table, values)
         return True
 
     def struct_scalars(self, name: str) -> int:
-        return len(self.struct_format(self.schema.structs[name], "s")[1])
+        return self.struct_count(name)
 
     def generic_decoder(self, name: str) -> Any:
         """The decoder of table ``name`` that reads the vtable at run time."""
@@ -192,6 +204,8 @@ class _Decoder(_CompilerBase):
                 if fdef.type.base is BaseType.UNION:
                     type_field = _type_field_of(table, fdef)
                     type_expr = values.get(type_field.name, "0")
+                elif fdef.type.element is BaseType.UNION:
+                    type_expr = values.get(_type_vector_of(table, fdef).name, "None")
                 unpack = self.const(struct.Struct("<" + item.code).unpack_from, "UN")
                 src(f"o = e[{fdef.id}]")
                 src("if o:")
@@ -239,9 +253,9 @@ class _Decoder(_CompilerBase):
         if base is BaseType.UNION:
             union = self.schema.unions[ftype.ref or ""]
             dispatch = {
-                member.value: self.ns[self.decoder(member.table)]
+                member.value: self.member_decoder(member.kind, member.table)
                 for member in union.members
-                if member.table is not None
+                if member.kind != "table" or member.table is not None
             }
             return f"rt_decode_union({self.const(dispatch, 'UD')}, {type_expr}, buf, {target})"
         if base is BaseType.VECTOR:
@@ -254,6 +268,14 @@ class _Decoder(_CompilerBase):
                 return f"rt.read_scalar_vector(buf, {target}, {dtype}, {info.size})"
             if element is BaseType.STRING:
                 return f"rt.read_string_vector(buf, {target})"
+            if element is BaseType.UNION:
+                union = self.schema.unions[ftype.ref or ""]
+                dispatch = {
+                    member.value: self.member_decoder(member.kind, member.table)
+                    for member in union.members
+                    if member.kind != "table" or member.table is not None
+                }
+                return f"rt.read_union_vector(buf, {target}, {self.const(dispatch, 'UD')}, {type_expr})"
             if element is BaseType.OBJ and ftype.ref in self.schema.structs:
                 sdef = self.schema.structs[ftype.ref or ""]
                 fmt, _ = self.struct_format(sdef, "s")
@@ -263,6 +285,18 @@ class _Decoder(_CompilerBase):
             if element is BaseType.OBJ:
                 return f"rt.read_table_vector(buf, {target}, {self.decoder(ftype.ref or '')})"
         raise SchemaError(f"{table.name}.{fdef.name}: cannot decode {base.name}")
+
+    def member_decoder(self, kind: str, name: Optional[str]) -> Any:
+        """``dec(buf, pos) -> value`` of a union member: a table's decoder, a
+        struct stored out of line, a string."""
+        if kind == "table":
+            return self.ns[self.decoder(name or "")]
+        if kind == "string":
+            return rt.read_string
+        sdef = self.schema.structs[name or ""]
+        fmt, _ = self.struct_format(sdef, "s")
+        maker, _count = self.struct_maker(sdef.name)
+        return functools.partial(rt.read_struct, struct.Struct("<" + fmt), self.ns[maker])
 
     def decode_construct(self, src: _Source, table: TableDef, values: Dict[str, str]) -> None:
         cls = self.python_class(table.name)
@@ -392,6 +426,11 @@ class _Decoder(_CompilerBase):
                             type_unpack = self.const(struct.Struct("<" + type_item.code).unpack_from, "UN")
                             src(f"t = e[{type_field.id}]")
                             src(f"t = {type_unpack}(buf, pos + t)[0] if t else 0")
+                            type_expr = "t"
+                        elif fdef.type.element is BaseType.UNION:
+                            type_field = _type_vector_of(table, fdef)
+                            src(f"t = e[{type_field.id}] if {type_field.id} < len(e) else 0")
+                            src(f"t = rt.read_scalar_vector(buf, pos + t + U32(buf, pos + t)[0], {self.const(np.dtype('u1'), 'D')}, 1) if t else None")
                             type_expr = "t"
                         target = group[0] + "," if len(group) == 1 else ", ".join(group)
                         src(f"{target} = {unpack}(buf, pos + o)")

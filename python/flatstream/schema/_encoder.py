@@ -26,6 +26,7 @@ from ._gen import (
 from ._gen import (
     union_value_field as _union_value_field,
 )
+from . import _runtime as rt
 from .model import (
     SCALARS,
     BaseType,
@@ -85,6 +86,10 @@ class _Encoder(_CompilerBase):
             if fdef.type.base is BaseType.UTYPE:
                 args.append(f"t_{_union_value_field(items, fdef)}")
                 continue
+            if fdef.type.base is BaseType.VECTOR and fdef.type.element is BaseType.UTYPE:
+                self.encode_type_vector(src, table, items, n, where)
+                args.append(f"o{n}")
+                continue
             src(f"{var} = obj.{fdef.name}")
             if fdef.required:
                 src(f"if {var} is None:")
@@ -101,6 +106,27 @@ class _Encoder(_CompilerBase):
                 args.append(var)
         return args
 
+    def encode_type_vector(self, src: _Source, table: TableDef, items: List[_Item], n: int, where: str) -> None:
+        """The type vector of a vector of unions: present when the values
+        are; each value's member resolved here (by class, a
+        :class:`UnionValue`, or ``<field>_type[i]``) and kept for the values."""
+        fdef = items[n].fdef
+        value = next(
+            (i.fdef for i in items if i.fdef.id == fdef.id + 1 and i.fdef.type.element is BaseType.UNION), None
+        )
+        if value is None:
+            raise SchemaError(f"{where}: a vector of union types without its union vector")
+        classes, values, names, shared = self.union_tables(fdef.type.ref or "")
+        src(f"v{n} = obj.{value.name}")
+        src(f"o{n} = 0")
+        src(f"if v{n} is not None:")
+        with src.block():
+            src(
+                f"ut, ue_{value.name}, ux_{value.name} = rt.union_vector(rt_union_entry, {classes}, "
+                f"{values}, {names}, {shared}, getattr(obj, {fdef.name!r}, None), v{n}, {where[:-5]!r})"
+            )
+            src(f"o{n} = rt.put_scalar_vector(out, ut, 'B', 'u1', 1, 0, 255)")
+
     def encode_child(self, src: _Source, fdef: FieldDef, var: str, out_var: str, where: str) -> None:
         ftype = fdef.type
         base = ftype.base
@@ -109,29 +135,7 @@ class _Encoder(_CompilerBase):
         elif base is BaseType.OBJ:
             src(f"{out_var} = {self.encoder(ftype.ref or '')}(out, {var})")
         elif base is BaseType.UNION:
-            union = self.schema.unions[ftype.ref or ""]
-            by_class: Dict[Any, Tuple[int, str]] = {}
-            by_value: Dict[int, str] = {}
-            by_name: Dict[str, int] = {}
-            members_of: Dict[Any, List[int]] = {}
-            for member in union.members:
-                if member.table is None:
-                    continue
-                enc = self.encoder(member.table)
-                by_value[member.value] = enc
-                by_name[member.name] = member.value
-                cls = self.python_class(member.table)
-                members_of.setdefault(cls, []).append(member.value)
-                by_class.setdefault(cls, (member.value, enc))
-            # A class several members hold (aliased members) says nothing by
-            # itself: those values take the slow path, which reads `<f>_type`.
-            aliased = {cls: tuple(v) for cls, v in members_of.items() if len(v) > 1}
-            for cls in aliased:
-                del by_class[cls]
-            classes = self.const(by_class, "UC")
-            values = self.const(by_value, "UV")
-            names = self.const(by_name, "UN")
-            shared = self.const(aliased, "UA")
+            classes, values, names, shared = self.union_tables(ftype.ref or "")
             src(f"entry = {classes}.get(type({var}))")
             src("if entry is None:")
             with src.block():
@@ -142,31 +146,96 @@ class _Encoder(_CompilerBase):
             src(f"t_{fdef.name} = entry[0]")
             # By name: a member's encoder may still be being compiled.
             src(f"{out_var} = NS[entry[1]](out, {var})")
+        elif base is BaseType.VECTOR and ftype.element is BaseType.UNION:
+            # The members were resolved with the type vector (written first,
+            # as it comes first by id).
+            src(
+                f"{out_var} = rt.put_offset_vector(out, [None if e is None else NS[e](out, x) "
+                f"for e, x in zip(ue_{fdef.name}, ux_{fdef.name})], True)"
+            )
+        elif base is BaseType.VECTOR and ftype.element is BaseType.UTYPE:
+            raise SchemaError(f"{where}: a vector of union types without its union vector")
         elif base is BaseType.VECTOR:
-            element = ftype.element
-            if element.is_scalar:
-                info = SCALARS[element]
-                src(
-                    f"{out_var} = rt.put_scalar_vector(out, {var}, {info.code!r}, {info.dtype!r}, "
-                    f"{info.size}, {_scalar_literal(info.min)}, {_scalar_literal(info.max)})"
-                )
-            elif element is BaseType.STRING:
-                src(f"{out_var} = rt.put_offset_vector(out, [rt.put_string(out, x) for x in {var}])")
-            elif element is BaseType.OBJ and ftype.ref in self.schema.structs:
-                sdef = self.schema.structs[ftype.ref or ""]
-                packer = self.struct_packer(sdef.name)
-                dtype = self.const(self.struct_dtype(sdef.name), "D")
-                src(
-                    f"{out_var} = rt.put_struct_vector(out, {var}, {packer}, {dtype}, "
-                    f"{sdef.bytesize}, {sdef.minalign})"
-                )
-            elif element is BaseType.OBJ:
-                enc = self.encoder(ftype.ref or "")
-                src(f"{out_var} = rt.put_offset_vector(out, [{enc}(out, x) for x in {var}])")
-            else:
-                raise SchemaError(f"{where}: vectors of {element.name} are not supported")
+            self.encode_vector(src, fdef, var, out_var, where)
         else:
             raise SchemaError(f"{where}: {base.name} fields are not supported")
+
+    def union_tables(self, ref: str) -> Tuple[str, str, str, str]:
+        """Names of the lookups that say which member a union value is: by
+        class (unaliased members), encoder by number, number by name, and
+        the numbers of each aliased class."""
+        cached = self.__dict__.setdefault("_union_tables", {}).get(ref)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        union = self.schema.unions[ref]
+        by_class: Dict[Any, Tuple[int, str]] = {}
+        by_value: Dict[int, str] = {}
+        by_name: Dict[str, int] = {}
+        members_of: Dict[Any, List[int]] = {}
+        for member in union.members:
+            if member.kind == "table" and member.table is None:
+                continue
+            enc = self.member_encoder(member.kind, member.table)
+            by_value[member.value] = enc
+            by_name[member.name] = member.value
+            cls = str if member.kind == "string" else self.python_class(member.table or "")
+            members_of.setdefault(cls, []).append(member.value)
+            by_class.setdefault(cls, (member.value, enc))
+        # A class several members hold (aliased members) says nothing by
+        # itself: those values take the slow path, which reads `<f>_type`.
+        aliased = {cls: tuple(v) for cls, v in members_of.items() if len(v) > 1}
+        for cls in aliased:
+            del by_class[cls]
+        classes = self.const(by_class, "UC")
+        values = self.const(by_value, "UV")
+        names = self.const(by_name, "UN")
+        shared = self.const(aliased, "UA")
+        found = self.__dict__["_union_tables"][ref] = (classes, values, names, shared)
+        return found
+
+    def encode_vector(self, src: _Source, fdef: FieldDef, var: str, out_var: str, where: str) -> None:
+        ftype = fdef.type
+        element = ftype.element
+        if element.is_scalar:
+            info = SCALARS[element]
+            src(
+                f"{out_var} = rt.put_scalar_vector(out, {var}, {info.code!r}, {info.dtype!r}, "
+                f"{info.size}, {_scalar_literal(info.min)}, {_scalar_literal(info.max)})"
+            )
+        elif element is BaseType.STRING:
+            src(f"{out_var} = rt.put_offset_vector(out, [rt.put_string(out, x) for x in {var}])")
+        elif element is BaseType.OBJ and ftype.ref in self.schema.structs:
+            sdef = self.schema.structs[ftype.ref or ""]
+            packer = self.struct_packer(sdef.name)
+            dtype = self.const(self.struct_dtype(sdef.name), "D")
+            src(
+                f"{out_var} = rt.put_struct_vector(out, {var}, {packer}, {dtype}, "
+                f"{sdef.bytesize}, {sdef.minalign})"
+            )
+        elif element is BaseType.OBJ:
+            enc = self.encoder(ftype.ref or "")
+            src(f"{out_var} = rt.put_offset_vector(out, [{enc}(out, x) for x in {var}])")
+        else:
+            raise SchemaError(f"{where}: vectors of {element.name} are not supported")
+
+    def member_encoder(self, kind: str, name: Optional[str]) -> str:
+        """The name (in the namespace) of ``enc(out, value) -> offset`` for a
+        union member: a table's encoder, a struct written out of line (as
+        the official builder's ``CreateX`` does outside a table), a string."""
+        if kind == "table":
+            return self.encoder(name or "")
+        if kind == "string":
+            self.ns["rt_put_string"] = rt.put_string
+            return "rt_put_string"
+        sdef = self.schema.structs[name or ""]
+        fn = f"uenc_{self.counter}"
+        self.counter += 1
+        src = _Source()
+        src(f"def {fn}(out, s):")
+        with src.block():
+            src(f"return rt.put_struct(out, {self.struct_packer(sdef.name)}(s), {sdef.minalign})")
+        self.run(src, f"union struct {sdef.name}")
+        return fn
 
     def mask_expr(self, items: List[_Item]) -> str:
         terms = []
@@ -246,18 +315,6 @@ class _Encoder(_CompilerBase):
             return self.ns[fn]
 
         return make
-
-    def struct_flattener(self, name: str) -> str:
-        """A function struct object -> the tuple of its scalars, in layout order."""
-        fn = f"sflat_{self.counter}"
-        self.counter += 1
-        _fmt, exprs = self.struct_format(self.schema.structs[name], "s")
-        src = _Source()
-        src(f"def {fn}(s):")
-        with src.block():
-            src(f"return ({', '.join(exprs)},)")
-        self.run(src, f"flatten {name}")
-        return fn
 
     def root_encoder(self, name: str, ident: bytes, max_size: int) -> Callable[[Any], bytes]:
         table = self.schema.tables[name]

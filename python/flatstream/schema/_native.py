@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 import struct
 import types
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 from .. import _kernels
 from ._decoder import _Decoder as _Compiler
@@ -29,18 +29,36 @@ __all__ = ["native_codec", "bind"]
 _MAX_FIELDS = 64
 
 
+#: A step from a struct object to one of its scalars: an attribute, or
+#: ``(index, length)`` into a fixed-length array.
+_Step = Union[str, Tuple[int, int]]
+
+
 def _struct_scalars(
-    compiler: "_Compiler", sdef: StructDef, base: int, path: Tuple[str, ...]
-) -> List[Tuple[int, str, List[str]]]:
-    """(offset, struct code, attribute path) of each scalar of ``sdef``, in the
-    order and at the offsets of the pure codec's ``struct`` format."""
-    out: List[Tuple[int, str, List[str]]] = []
+    compiler: "_Compiler", sdef: StructDef, base: int, path: Tuple[_Step, ...]
+) -> List[Tuple[int, str, List[_Step]]]:
+    """(offset, struct code, path) of each scalar of ``sdef``, in the order
+    and at the offsets of the pure codec's ``struct`` format."""
+    out: List[Tuple[int, str, List[_Step]]] = []
     cursor = base
     for fdef in sdef.fields:
         if fdef.type.base is BaseType.OBJ:
             inner = compiler.schema.structs[fdef.type.ref or ""]
             out += _struct_scalars(compiler, inner, cursor, path + (fdef.name,))
             cursor += struct.calcsize("<" + compiler.struct_format(inner, "s")[0])
+        elif fdef.type.base is BaseType.ARRAY:
+            length = fdef.type.fixed_length
+            if fdef.type.element is BaseType.OBJ:
+                inner = compiler.schema.structs[fdef.type.ref or ""]
+                size = struct.calcsize("<" + compiler.struct_format(inner, "s")[0])
+                for i in range(length):
+                    out += _struct_scalars(compiler, inner, cursor, path + (fdef.name, (i, length)))
+                    cursor += size
+            else:
+                info = SCALARS[fdef.type.element]
+                for i in range(length):
+                    out.append((cursor, info.code, list(path + (fdef.name, (i, length)))))
+                    cursor += info.size
         elif fdef.type.base.is_scalar:
             info = SCALARS[fdef.type.base]
             out.append((cursor, info.code, list(path + (fdef.name,))))

@@ -12,7 +12,7 @@ buffer is the chunks joined in reverse.
 from __future__ import annotations
 
 import struct
-from typing import Any, Callable, Dict, List, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -127,15 +127,20 @@ def put_scalar_vector(out: Out, value: Any, code: str, dtype: str, size: int, lo
     return put_vector_bytes(out, data, count, size)
 
 
-def put_offset_vector(out: Out, offsets: Sequence[int]) -> int:
-    """A vector of offsets to objects already built (tables or strings)."""
+def put_offset_vector(out: Out, offsets: Sequence[Any], holes: bool = False) -> int:
+    """A vector of offsets to objects already built (tables or strings);
+    ``holes``: None stands for no object (a NONE in a vector of unions),
+    written as offset 0."""
     count = len(offsets)
     used = out.used
     pad = -used & 3
     base = used + pad + 4 * count
-    values = [base - off for off in offsets]
-    for i in range(count):
-        values[i] -= 4 * i
+    if holes:
+        values = [0 if off is None else base - off - 4 * i for i, off in enumerate(offsets)]
+    else:
+        values = [base - off for off in offsets]
+        for i in range(count):
+            values[i] -= 4 * i
     out.parts.append(struct.pack(f"<{count + 1}I", count, *values) + ZEROS[:pad])
     used = base + 4
     out.used = used
@@ -171,6 +176,85 @@ def _has_padding(dtype: Any) -> bool:
     return sum(f[0].itemsize for f in fields.values()) != dtype.itemsize or any(
         f[0].names is not None and _has_padding(f[0]) for f in fields.values()
     )
+
+
+class _Typed:
+    """The owner ``union_entry`` reads one element's type from."""
+
+    __slots__ = ("t",)
+
+    def __init__(self, t: Any) -> None:
+        self.t = t
+
+
+def union_vector(
+    union_entry: Callable[..., Any], classes: Dict[Any, Any], by_value: Dict[int, str], by_name: Dict[str, int], aliased: Dict[Any, Any],
+    types: Any, values: Any, where: str,
+) -> Any:
+    """(type numbers, member encoders, values) of a vector of unions: each
+    value's member from its class, a ``UnionValue``, or ``types[i]``
+    (``union_entry`` is :func:`._gen.union_entry`)."""
+    values = list(values)
+    if types is not None and len(types) != len(values):
+        types = None  # stale types (the values changed): go by the values alone
+    numbers: List[int] = []
+    encoders: List[Optional[str]] = []
+    plain: List[Any] = []
+    for i, value in enumerate(values):
+        entry = classes.get(type(value))
+        if value is None:
+            entry = (0, None)  # NONE: type 0, no value (as a decoded NONE element reads)
+        elif entry is None:
+            entry, value = union_entry(
+                by_value, by_name, aliased, _Typed(None if types is None else types[i]), "t", value, f"{where}[{i}]"
+            )
+        numbers.append(entry[0])
+        encoders.append(entry[1])
+        plain.append(value)
+    return numbers, encoders, plain
+
+
+def read_union_vector(buf: Any, pos: int, dispatch: Dict[int, Any], types: Any) -> List[Any]:
+    """A vector of unions, its types from the type vector ``types``."""
+    offsets = _offsets(buf, pos)
+    if types is None or len(types) != len(offsets):
+        raise DecodeError(f"the vector of unions at byte {pos} and its type vector differ in length")
+    base = pos + 4
+    out = []
+    for i, off in enumerate(offsets):
+        decode = dispatch.get(int(types[i]))
+        out.append(None if decode is None else decode(buf, base + 4 * i + off))
+    return out
+
+
+def put_struct(out: Out, data: bytes, align: int) -> int:
+    """A struct outside a table (a union member's value): ``Builder.Prep(align,
+    len(data))`` then the struct's bytes; its offset."""
+    size = len(data)
+    pad = -(out.used + size) & (align - 1)
+    out.parts.append(data + ZEROS[:pad] if pad else data)
+    out.used += size + pad
+    if out.minalign < align:
+        out.minalign = align
+    return out.used
+
+
+def fixed_array(value: Any, length: int, where: str) -> Any:
+    """The values of a struct's fixed-length array field: a sequence (list,
+    tuple, numpy array) of exactly ``length`` items."""
+    if isinstance(value, (str, bytes, bytearray)) or not hasattr(value, "__len__"):
+        raise EncodeError(f"{where} takes a sequence of {length} values, not {type(value).__name__}")
+    if len(value) != length:
+        raise EncodeError(f"{where} takes exactly {length} values, got {len(value)}")
+    return value
+
+
+def struct_array(value: Any, length: int, flatten: Callable[[Any], Any], where: str) -> List[Any]:
+    """The scalars of a struct's fixed-length array of structs, element after element."""
+    flat: List[Any] = []
+    for item in fixed_array(value, length, where):
+        flat.extend(flatten(item))
+    return flat
 
 
 def finish(out: Out, root: int, ident: bytes, max_size: int) -> bytes:
@@ -238,6 +322,12 @@ def read_struct_vector(buf: Any, pos: int, layout: struct.Struct, make: Callable
     start = pos + 4
     end = _span(buf, start, n * layout.size, "a vector of structs")
     return [make(*values) for values in layout.iter_unpack(buf[start:end])]
+
+
+def read_struct(layout: struct.Struct, make: Callable[..., Any], buf: Any, pos: int) -> Any:
+    """A struct stored out of line (a union member's value)."""
+    _span(buf, pos, layout.size, "a struct")
+    return make(*layout.unpack_from(buf, pos))
 
 
 def read_struct_array(buf: Any, pos: int, dtype: Any) -> Any:

@@ -231,11 +231,16 @@ def _read(data: bytes) -> Schema:
                 value = renum.Values(j)
                 utype = value.UnionType()
                 table: Optional[str] = None
+                kind = "table"
                 if utype is not None and utype.BaseType() == BaseType.OBJ and utype.Index() >= 0:
                     table = reader.object_names[utype.Index()]
+                    if root.Objects(utype.Index()).IsStruct():
+                        kind = "struct"
+                elif utype is not None and utype.BaseType() == BaseType.STRING:
+                    kind = "string"
                 elif value.Value() != 0:
-                    raise SchemaError(f"union {name}: only unions of tables are supported")
-                members.append(UnionMember(_text(value.Name()), value.Value(), table))
+                    raise SchemaError(f"union {name}: a member holds a table, a struct or a string")
+                members.append(UnionMember(_text(value.Name()), value.Value(), table, kind))
             schema.unions[name] = UnionDef(name, members, _doc(renum), attributes)
         else:
             underlying = BaseType(renum.UnderlyingType().BaseType())

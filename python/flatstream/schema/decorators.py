@@ -14,8 +14,10 @@
 Annotations: the scalar types ``fs.u8`` ... ``fs.f64``, ``bool``, ``str``,
 ``bytes`` (a ``[ubyte]`` vector), ``int`` (``long``), ``float`` (``double``),
 ``IntEnum``/``IntFlag`` classes, ``@fs.struct`` and ``@fs.table`` classes,
-``list[X]`` (or ``typing.List``/``Sequence``) of any of those but unions, a
-union ``A | B`` of tables (``None`` allowed), and ``X | None`` /
+``list[X]`` (or ``typing.List``/``Sequence``) of any of those but unions (in
+a struct, ``Annotated[list[X], fs.FixedLength(n)]``: a fixed-length array of
+scalars, enums or structs), a
+union ``A | B`` of tables, structs and ``str`` (``None`` allowed), and ``X | None`` /
 ``Optional[X]`` (for a scalar, an optional scalar: absent and ``None`` are
 distinct from the default). ``fs.field(id=..., deprecated=..., required=...,
 key=..., union=...)`` sets the FlatBuffers attributes of one field.
@@ -49,7 +51,8 @@ from .model import (
     check_scalar_default,
 )
 from .pyclasses import class_hints
-from .types import Scalar
+from .struct_layout import layout_struct
+from .types import FixedLength, Scalar
 
 if typing.TYPE_CHECKING:
     from typing_extensions import dataclass_transform
@@ -382,7 +385,7 @@ class _Builder:
             hint = hints[dc_field.name]
             where = f"{name}.{dc_field.name}"
             ftype = self._type(hint, where, in_struct=True)
-            if not (ftype.is_scalar or (ftype.base is BaseType.OBJ and ftype.ref in self.schema.structs)):
+            if not (ftype.is_scalar or ftype.base is BaseType.ARRAY or (ftype.base is BaseType.OBJ and ftype.ref in self.schema.structs)):
                 raise SchemaError(f"{where}: a struct holds only scalars, enums and structs")
             if ftype.ref in self.schema.enums and 0 not in self.schema.enums[ftype.ref or ""].values.values():
                 raise SchemaError(f"{where}: an enum in a struct must have a value 0 (flatc's rule)")
@@ -414,14 +417,21 @@ class _Builder:
 
     def union(self, owner: str, field_name: str, members: Tuple[Any, ...], explicit: Optional[str]) -> str:
         name = explicit or owner + "".join(p.capitalize() for p in field_name.split("_"))
-        tables = []
-        for member in members:
-            if not is_table(member):
-                raise SchemaError(f"{owner}.{field_name}: a union holds @fs.table classes only, not {member!r}")
-            tables.append(self.table(member))
         union = UnionDef(name, [UnionMember("NONE", 0, None)])
-        for value, table_name in enumerate(tables, 1):
-            union.members.append(UnionMember(table_name.rsplit(".", 1)[-1], value, table_name))
+        for value, member in enumerate(members, 1):
+            # A table, a struct (stored out of line) or str (a string member, named "String").
+            if is_table(member):
+                full, kind = self.table(member), "table"
+            elif is_struct(member):
+                full, kind = self.struct(member), "struct"
+            elif member is str:
+                union.members.append(UnionMember("String", value, None, "string"))
+                continue
+            else:
+                raise SchemaError(
+                    f"{owner}.{field_name}: a union holds @fs.table or @fs.struct classes and str, not {member!r}"
+                )
+            union.members.append(UnionMember(full.rsplit(".", 1)[-1], value, full, kind))
         existing = self.schema.unions.get(name)
         if existing is not None:
             if existing.members != union.members:
@@ -523,6 +533,9 @@ class _Builder:
         return value
 
     def _type(self, hint: Any, where: str, in_struct: bool = False) -> FieldType:
+        length = next((m.length for m in getattr(hint, "__metadata__", ()) if isinstance(m, FixedLength)), None)
+        if length is not None:
+            return self._array_type(hint.__origin__, length, where, in_struct)
         marker = _scalar_marker(hint)
         if marker is not None:
             return FieldType(marker.base)
@@ -560,32 +573,16 @@ class _Builder:
             return FieldType(BaseType.VECTOR, element.base, element.ref)
         raise SchemaError(f"{where}: cannot map the annotation {hint!r} to a FlatBuffers type")
 
-
-def layout_struct(struct: StructDef, schema: Schema, force_align: Optional[int] = None) -> None:
-    """Fill in the offsets, padding, size and alignment of ``struct`` the way
-    ``flatc`` lays structs out."""
-    offset = 0
-    minalign = 1
-    previous: Optional[FieldDef] = None
-    for fdef in struct.fields:
-        if fdef.type.base is BaseType.OBJ:
-            inner = schema.structs[fdef.type.ref or ""]
-            size, align = inner.bytesize, inner.minalign
-        else:
-            size = align = SCALARS[fdef.type.base].size
-        padding = -offset % align
-        if previous is not None:
-            previous.padding = padding
-        offset += padding
-        fdef.offset = offset
-        fdef.padding = 0
-        offset += size
-        minalign = max(minalign, align)
-        previous = fdef
-    if force_align is not None:
-        minalign = max(minalign, force_align)
-    tail = -offset % minalign
-    if previous is not None:
-        previous.padding = tail
-    struct.minalign = minalign
-    struct.bytesize = offset + tail
+    def _array_type(self, hint: Any, length: int, where: str, in_struct: bool) -> FieldType:
+        """``Annotated[list[X], FixedLength(n)]``: a struct's fixed-length array."""
+        if not in_struct:
+            raise SchemaError(f"{where}: fixed-length arrays are struct fields (a table takes list[X])")
+        args = typing.get_args(hint)
+        if typing.get_origin(hint) not in _SEQUENCES or len(args) != 1:
+            raise SchemaError(f"{where}: a fixed-length array is Annotated[list[X], FixedLength(n)]")
+        if not isinstance(length, int) or not 1 <= length <= 0xFFFF:
+            raise SchemaError(f"{where}: a fixed-length array has 1 to 65535 items, not {length!r}")
+        element = self._type(args[0], where, in_struct=True)
+        if not (element.is_scalar or element.base is BaseType.OBJ):
+            raise SchemaError(f"{where}: arrays hold scalars, enums and structs")
+        return FieldType(BaseType.ARRAY, element.base, element.ref, fixed_length=length)

@@ -188,6 +188,9 @@ def _union(union: UnionDef) -> List[str]:
     lines.append(f"union {_split(union.name)[1]}{_attributes(_custom(union.attributes))} {{")
     entries = []
     for member in union.members:
+        if member.kind == "string":
+            entries.append(f"  {member.name}: string = {member.value}")
+            continue
         if member.table is None:
             continue
         # Always "alias: type": a qualified type alone would name the member "ns_Type".

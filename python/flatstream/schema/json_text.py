@@ -209,12 +209,37 @@ class _Printer:
             type_at = present.get(fdef.id - 1)
             number = buf[type_at] if type_at is not None else 0
             member = self.schema.unions[ftype.ref or ""].member_for_value(number)
-            if member is None or member.table is None:
+            if member is None or (member.kind == "table" and member.table is None):
                 return None  # NONE, or a member this schema does not know: nothing to print
-            return self.table(member.table, buf, target, indent)
+            return self.member(member, buf, target, indent)
+        if base is BaseType.VECTOR and ftype.element is BaseType.UNION:
+            type_at = present.get(fdef.id - 1)
+            if type_at is None:
+                raise DecodeError(f"{table.name}.{fdef.name}: a vector of unions without its type vector")
+            types_at = type_at + _U32(buf, type_at)[0]
+            count = _U32(buf, target)[0]
+            if _U32(buf, types_at)[0] != count:
+                raise DecodeError(f"{table.name}.{fdef.name}: the union and type vectors differ in length")
+            union = self.schema.unions[ftype.ref or ""]
+            items = []
+            for i, p in enumerate(_slots(target + 4, count)):
+                element = union.member_for_value(buf[types_at + 4 + i])
+                if element is None or (element.kind == "table" and element.table is None):
+                    items.append("null")
+                else:
+                    items.append(self.member(element, buf, p + _U32(buf, p)[0], indent + 2))
+            return _block("[", "]", items, indent)
         if base is BaseType.VECTOR:
             return self.vector(table, fdef, buf, target, indent)
         raise SchemaError(f"{table.name}.{fdef.name}: {base.name} fields cannot be printed")
+
+    def member(self, member: Any, buf: Any, pos: int, indent: int) -> str:
+        """A union member's value (a table, a struct out of line, a string) at ``pos``."""
+        if member.kind == "string":
+            return json_string(_read_string(buf, pos))
+        if member.kind == "struct":
+            return self.struct(member.table or "", buf, pos, indent)
+        return self.table(member.table or "", buf, pos, indent)
 
     def vector(self, table: TableDef, fdef: FieldDef, buf: Any, pos: int, indent: int) -> str:
         ftype = fdef.type
@@ -335,7 +360,7 @@ class _Reader:
                 raise EncodeError(f"{where}: {name} has no field {key!r}")
         kwargs: Dict[str, Any] = {}
         for fdef in table.fields:
-            if fdef.name not in data or fdef.deprecated or fdef.type.base is BaseType.UTYPE:
+            if fdef.name not in data or fdef.deprecated or BaseType.UTYPE in (fdef.type.base, fdef.type.element):
                 continue
             value = data[fdef.name]
             here = f"{where}.{fdef.name}"
@@ -350,17 +375,48 @@ class _Reader:
                     (m for m in union.members if given in (m.name, m.value) and not isinstance(given, bool)),
                     None,
                 )
-                if member is None or member.table is None:
+                if member is None or (member.kind == "table" and member.table is None):
                     raise EncodeError(f"{here}: {type_name} {given!r} is not a member of {union.name}")
-                obj = self.table(member.table, value, here)
+                obj = self.member(member, value, here)
                 if type_name in accepted:
                     kwargs[type_name] = member.value
                     kwargs[fdef.name] = obj
                 else:
                     kwargs[fdef.name] = UnionValue(member.name, obj)
                 continue
+            if fdef.type.element is BaseType.UNION:
+                kwargs[fdef.name] = self.union_vector(fdef, value, data.get(f"{fdef.name}_type"), here)
+                continue
             kwargs[fdef.name] = self.value(table, fdef, fdef.type, value, here)
         return cls(**{k: v for k, v in kwargs.items() if k in accepted})
+
+    def member(self, member: Any, value: Any, where: str) -> Any:
+        """The object of a union member's JSON value (a table, struct or string)."""
+        if member.kind == "string":
+            if not isinstance(value, str):
+                raise EncodeError(f"{where}: the member {member.name} is a string, not {value!r}")
+            return value
+        if member.kind == "struct":
+            return self.struct(member.table or "", value, where)
+        return self.table(member.table or "", value, where)
+
+    def union_vector(self, fdef: FieldDef, values: Any, types: Any, where: str) -> Any:
+        """A vector of unions from its values and ``<name>_type`` list, each
+        element a :class:`UnionValue` naming its member."""
+        if values is None:
+            return None
+        if not isinstance(values, list) or not isinstance(types, list) or len(types) != len(values):
+            raise EncodeError(f"{where}: a vector of unions needs a {fdef.name}_type list of the same length")
+        union = self.schema.unions[fdef.type.ref or ""]
+        out = []
+        for i, (given, value) in enumerate(zip(types, values)):
+            member = next(
+                (m for m in union.members if given in (m.name, m.value) and not isinstance(given, bool)), None
+            )
+            if member is None or (member.kind == "table" and member.table is None):
+                raise EncodeError(f"{where}[{i}]: {given!r} is not a member of {union.name}")
+            out.append(UnionValue(member.name, self.member(member, value, f"{where}[{i}]")))
+        return out
 
     def struct(self, name: str, data: Any, where: str) -> Any:
         if not isinstance(data, dict):

@@ -24,7 +24,8 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from .model import BaseType, FieldDef, Schema, SchemaError, StructDef, TableDef
+from .model import BaseType, FieldDef, FieldType, Schema, SchemaError, StructDef, TableDef
+from .types import UnionValue
 
 __all__ = ["to_json", "from_json"]
 
@@ -107,11 +108,20 @@ def _field_converter(schema: Schema, fdef: FieldDef) -> Convert:
     if base is BaseType.OBJ:
         ref = schema.object(ftype.ref or "").name
         return lambda value: _writer(schema, ref)(value)
+    if base in (BaseType.VECTOR, BaseType.VECTOR64) and ftype.element in (BaseType.UNION, BaseType.UTYPE):
+        # A vector of unions: the types by member name, the values as members.
+        one = _field_converter(schema, FieldDef(fdef.name, FieldType(ftype.element, ref=ftype.ref)))
+        if ftype.element is BaseType.UTYPE:
+            one = _tag_converter({m.value: m.name for m in schema.unions[ftype.ref or ""].members})
+        assert one is not None
+        return lambda value: [one(v) for v in value]
     if base is BaseType.UNION:
         members = [m.table for m in schema.unions[ftype.ref or ""].members if m.table is not None]
         by_class = {schema.python_type(t): t for t in members}
 
         def union(value: Any) -> Any:
+            if isinstance(value, str):
+                return value  # a string member
             table = by_class.get(type(value))
             if table is None:
                 raise SchemaError(f"{type(value).__name__} is not a member of union {ftype.ref}")
@@ -194,15 +204,25 @@ def _object_from_json(schema: Schema, definition: Union[TableDef, StructDef], da
         if fdef.type.base is BaseType.UTYPE:
             values[key] = _union_type_from_json(schema, fdef, raw, f"{where}.{key}")
             continue
+        if fdef.type.element is BaseType.UTYPE:
+            continue  # read with its vector of unions
+        if fdef.type.element is BaseType.UNION:
+            values[key + "_type"], values[key] = _union_vector_from_json(schema, fields, key, data, where)
+            continue
         if fdef.type.base is BaseType.UNION:
             type_key = key + "_type"
             if type_key not in data:
                 raise SchemaError(f"{where}.{key}: a union value needs {type_key!r} beside it")
             tag = _union_type_from_json(schema, fields[type_key], data[type_key], f"{where}.{type_key}")
             member = schema.unions[fdef.type.ref or ""].member_for_value(tag)
-            if member is None or member.table is None:
-                raise SchemaError(f"{where}.{type_key}: {data[type_key]!r} names no table of the union")
-            values[key] = _object_from_json(schema, schema.tables[member.table], raw, f"{where}.{key}")
+            if member is None or (member.kind == "table" and member.table is None):
+                raise SchemaError(f"{where}.{type_key}: {data[type_key]!r} names no member of the union")
+            if member.kind == "string":
+                if not isinstance(raw, str):
+                    raise SchemaError(f"{where}.{key}: the member {member.name} is a string, not {raw!r}")
+                values[key] = raw
+            else:
+                values[key] = _object_from_json(schema, schema.object(member.table or ""), raw, f"{where}.{key}")
             continue
         values[key] = _value_from_json(schema, fdef, raw, f"{where}.{key}")
     if definition.is_struct:
@@ -210,6 +230,32 @@ def _object_from_json(schema: Schema, definition: Union[TableDef, StructDef], da
         if missing:
             raise SchemaError(f"{where}: struct {definition.name} needs {missing[0]!r}")
     return schema.python_type(definition.name)(**values)
+
+
+def _union_vector_from_json(
+    schema: Schema, fields: Dict[str, FieldDef], key: str, data: Dict[str, Any], where: str
+) -> Tuple[List[int], List[Any]]:
+    """(type numbers, members as UnionValue) of a vector of unions."""
+    raw, types = data[key], data.get(key + "_type")
+    if not isinstance(raw, list) or not isinstance(types, list) or len(raw) != len(types):
+        raise SchemaError(f"{where}.{key}: a vector of unions needs a {key}_type list of the same length")
+    union = schema.unions[fields[key].type.ref or ""]
+    numbers, members = [], []
+    for i, (tag_raw, value) in enumerate(zip(types, raw)):
+        here = f"{where}.{key}[{i}]"
+        tag = _union_type_from_json(schema, fields[key + "_type"], tag_raw, here)
+        member = union.member_for_value(tag)
+        if member is None or (member.kind == "table" and member.table is None):
+            raise SchemaError(f"{here}: {tag_raw!r} names no member of the union")
+        if member.kind == "string":
+            if not isinstance(value, str):
+                raise SchemaError(f"{here}: the member {member.name} is a string, not {value!r}")
+            obj: Any = value
+        else:
+            obj = _object_from_json(schema, schema.object(member.table or ""), value, here)
+        numbers.append(tag)
+        members.append(UnionValue(member.name, obj))
+    return numbers, members
 
 
 def _union_type_from_json(schema: Schema, fdef: FieldDef, raw: Any, where: str) -> int:

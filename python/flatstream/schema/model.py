@@ -227,12 +227,20 @@ class EnumDef:
 
 @dataclass(frozen=True)
 class UnionMember:
-    """A member of a union: ``name`` (usually the table's short name), its type
-    number ``value`` and the table it holds (``None`` for ``NONE``)."""
+    """A member of a union: ``name`` (usually the type's short name), its type
+    number ``value`` and what it holds: ``kind`` ``"table"`` (``table`` names
+    it; ``None`` for ``NONE``), ``"struct"`` (``table`` names the struct,
+    stored out of line) or ``"string"`` (``table`` is None)."""
 
     name: str
     value: int
     table: Optional[str]
+    kind: str = "table"
+
+    @property
+    def holds_table(self) -> bool:
+        """Whether the member holds a table (not NONE, a struct or a string)."""
+        return self.kind == "table" and self.table is not None
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Union
 
 from .model import BaseType
 
-__all__ = ["UnionValue", "Scalar", "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "f32", "f64"]
+__all__ = ["UnionValue", "FixedLength", "Scalar", "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "f32", "f64"]
 
 
 @dataclass(frozen=True)
@@ -66,3 +66,13 @@ class UnionValue:
 
     member: Union[str, int]
     value: Any
+
+
+@dataclass(frozen=True)
+class FixedLength:
+    """The marker of a struct's fixed-length array field (``[int:3]`` in
+    ``.fbs``): ``pos: Annotated[list[fs.f32], fs.FixedLength(3)]``. The
+    field decodes as a list and encodes from any sequence of exactly
+    ``length`` items."""
+
+    length: int

@@ -41,6 +41,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from .. import _kernels
 from ._compiler import fixed_message
+from ._verify_members import lowered_member, member_check, union_vector_check
 from .errors import VerificationError
 from .model import SCALARS, BaseType, Schema, SchemaError, TableDef, register_builder
 
@@ -226,7 +227,9 @@ class _Compiler:
             "vstring": _check_string,
             "vstrings": _check_string_vector,
             "vtables": _check_table_vector,
+            "vunions": union_vector_check(_vector_length, _offset_target, _fail),
         }
+        self.ns["NS"] = self.ns
         self.tables: Dict[str, str] = {}
         self.caches: Dict[str, Dict[bytes, Any]] = {}
         self.misses: Dict[str, Callable[[bytes, int], Any]] = {}
@@ -337,7 +340,8 @@ class _Compiler:
                 check.kind = "union"
                 union = self.schema.unions[fdef.type.ref or ""]
                 check.members = {
-                    m.value: self.table(m.table) for m in union.members if m.table is not None
+                    m.value: self.member(m.kind, m.table)
+                    for m in union.members if m.kind != "table" or m.table is not None
                 }
                 type_field = type_ids.get(fdef.id - 1)
                 check.type_id = type_field.id if type_field is not None else -1
@@ -354,6 +358,18 @@ class _Compiler:
                         check.kind = "vector"
                 elif element is BaseType.STRING:
                     check.kind = "strings"
+                elif element is BaseType.UNION:
+                    # Checked with its type vector (``id - 1``) by `vunions`.
+                    check.kind = "unions"
+                    union = self.schema.unions[fdef.type.ref or ""]
+                    check.members = {
+                        m.value: self.member(m.kind, m.table)
+                        for m in union.members if m.kind != "table" or m.table is not None
+                    }
+                    check.type_id = fdef.id - 1
+                elif element is BaseType.UTYPE:
+                    check.kind = "utypes"  # its vector of unions (``id + 1``) checks it
+                    check.type_id = fdef.id + 1
                 elif element is BaseType.OBJ and fdef.type.ref in self.schema.structs:
                     check.kind = "vector"
                     check.element = self.schema.structs[fdef.type.ref or ""].bytesize
@@ -368,6 +384,20 @@ class _Compiler:
         # Kept only when complete: a SchemaError above is raised again next time.
         self.field_checks[name] = out
         return out
+
+    def member(self, kind: str, name: Optional[str]) -> str:
+        """The function (by name) that checks a union member's value: a
+        table's, or for a struct or string member one made by
+        :func:`._verify_members.member_check`."""
+        if kind == "table":
+            return self.table(name or "")
+        fn = f"um_{self.counter}"
+        self.counter += 1
+        size = self.schema.structs[name or ""].bytesize if kind == "struct" else 0
+        self.ns[fn] = member_check(
+            kind, size, self.options.check_utf8, self.options.check_alignment, _check_string, _fail
+        )
+        return fn
 
     def inline_problem(self, check: _Check, offset: int, table_len: int) -> Optional[str]:
         """Why a field at ``offset`` of a table of ``table_len`` bytes is
@@ -452,6 +482,12 @@ class _Compiler:
             kind = check.kind
             if not offset or kind in ("scalar", "struct"):
                 continue
+            if kind in ("unions", "utypes"):
+                value_offset = offset if kind == "unions" else present.get(check.type_id, 0)
+                type_offset = present.get(check.type_id, 0) if kind == "unions" else offset
+                if kind == "unions" or not value_offset:
+                    src(f"vunions(buf, pos, {value_offset}, {type_offset}, n, NS, {check.members!r}, depth + 1, st, {align})")
+                continue
             if kind == "union":
                 type_offset = present.get(check.type_id, 0)
                 if not type_offset:
@@ -516,6 +552,12 @@ class _Compiler:
                 offset = entries[fid] if fid < len(entries) else 0
                 kind = check.kind
                 if not offset or kind in ("scalar", "struct"):
+                    continue
+                if kind in ("unions", "utypes"):
+                    other = entries[check.type_id] if 0 <= check.type_id < len(entries) else 0
+                    value_offset, type_offset = (offset, other) if kind == "unions" else (other, offset)
+                    if kind == "unions" or not value_offset:
+                        ns["vunions"](buf, pos, value_offset, type_offset, n, ns, check.members, depth + 1, st, align)
                     continue
                 if kind == "union":
                     type_offset = entries[check.type_id] if 0 <= check.type_id < len(entries) else 0
@@ -691,7 +733,7 @@ class _Compiler:
 # `_Check.kind` as the native verifier numbers it (`Kind::from_code`).
 _KINDS = {
     "scalar": 0, "struct": 1, "string": 2, "table": 3, "union": 4,
-    "vector": 5, "nested": 6, "strings": 7, "tables": 8,
+    "vector": 5, "nested": 6, "strings": 7, "tables": 8, "unions": 9, "utypes": 10,
 }
 
 
@@ -744,10 +786,10 @@ def _lower(compiler: _Compiler, name: str, ident: Optional[str]) -> Optional[Tup
                     if inner not in nested:
                         nested[inner] = root_id(inner, None)
                     target = nested[inner]
-                elif check.kind == "union":
+                elif check.kind in ("union", "unions"):
                     # Only a byte is compared: other numbers never match.
                     members = [
-                        (value, table_id(by_function[fn]))
+                        (value,) + lowered_member(fn, lowering.ns, lambda f: table_id(by_function[f]))
                         for value, fn in check.members.items() if 0 <= value <= 255
                     ]
                 fields.append((
