@@ -13,7 +13,6 @@ use super::borrow::bytes_of;
 use crate::codec::{Field, Kind, Scalar, StructLayout};
 use crate::columnar::{Column, ColumnKind, Decoder, EncodeField, Encoder, Out};
 use crate::columnar_stream::{decode_stream, Walk};
-use crate::frame::frame_into;
 use crate::scan::LENGTH_BYTES;
 
 fn scalar(code: &str) -> PyResult<Scalar> {
@@ -462,13 +461,23 @@ impl ColumnarEncoder {
                 if algo.width() != width {
                     return Err(PyValueError::new_err("width does not match the algorithm"));
                 }
-                let mut out: Vec<u8> = Vec::new();
-                let result = encoder.encode(&slices, rows, |p| {
-                    frame_into(&mut out, p, width, algo.compute(p));
-                });
-                match result {
-                    Ok(()) => Ok((Some(PyBytes::new(py, &out).into_any()), None)),
-                    Err(e) => Ok((None, Some((e.column, e.reason)))),
+                // Sized first, then framed in place: one allocation, no copy.
+                let payload = match encoder.payload_bytes(&slices, rows) {
+                    Ok(n) => n,
+                    Err(e) => return Ok((None, Some((e.column, e.reason)))),
+                };
+                let total = usize::try_from(payload + (rows * (LENGTH_BYTES + width)) as u64)
+                    .map_err(|_| PyValueError::new_err("the frames do not fit in memory"))?;
+                let mut failed = None;
+                let out = PyBytes::new_with(py, total, |buf| {
+                    let result =
+                        encoder.encode_framed(&slices, rows, width, |p| algo.compute(p), buf);
+                    failed = result.err();
+                    Ok(())
+                })?;
+                match failed {
+                    None => Ok((Some(out.into_any()), None)),
+                    Some(e) => Ok((None, Some((e.column, e.reason)))),
                 }
             }
         }

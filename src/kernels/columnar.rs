@@ -19,6 +19,7 @@
 //! per-message codec (and `flatbuffers.Builder`) writes.
 
 use crate::codec::{locate, plan, Field, Kind, Plan, Scalar, StructLayout};
+use crate::scan::LENGTH_BYTES;
 use std::collections::HashMap;
 
 /// What a column holds.
@@ -666,6 +667,71 @@ impl Encoder {
         rows: usize,
         mut emit: impl FnMut(&[u8]),
     ) -> Result<(), ColumnError> {
+        let mut scratch = Vec::new();
+        self.walk(columns, rows, |row, p, fields| {
+            scratch.clear();
+            scratch.extend_from_slice(&p.template);
+            fill(&mut scratch, row, p, fields, columns);
+            emit(&scratch);
+        })
+    }
+
+    /// `encode` framed with checksums of `width` bytes (`checksum` of each
+    /// payload) into `out`, which holds exactly `rows` frames of the sizes
+    /// `payload_bytes` counted: each payload is laid out in place, with no
+    /// scratch copy. Returns the bytes written.
+    pub fn encode_framed(
+        &mut self,
+        columns: &[&[u8]],
+        rows: usize,
+        width: usize,
+        checksum: impl Fn(&[u8]) -> u64,
+        out: &mut [u8],
+    ) -> Result<usize, ColumnError> {
+        let header = LENGTH_BYTES + width;
+        let mut at = 0usize;
+        let mut short = false;
+        self.walk(columns, rows, |row, p, fields| {
+            let len = p.template.len();
+            let Some(frame) = out.get_mut(at..at + header + len) else {
+                short = true;
+                return;
+            };
+            let (head, payload) = frame.split_at_mut(header);
+            payload.copy_from_slice(&p.template);
+            fill(payload, row, p, fields, columns);
+            head[..LENGTH_BYTES].copy_from_slice(&(len as u32).to_le_bytes());
+            head[LENGTH_BYTES..].copy_from_slice(&checksum(payload).to_le_bytes()[..width]);
+            at += header + len;
+        })?;
+        if short || at != out.len() {
+            return Err(ColumnError {
+                column: 0,
+                reason: "the output is not the size of the frames".into(),
+            });
+        }
+        Ok(at)
+    }
+
+    /// The bytes of all `rows` payloads `encode` would write (so a framed
+    /// encode can allocate its output once: growing it, and copying it into
+    /// Python after, cost more than the encode itself).
+    pub fn payload_bytes(&mut self, columns: &[&[u8]], rows: usize) -> Result<u64, ColumnError> {
+        let mut total = 0u64;
+        self.walk(columns, rows, |_, p, _| total += p.template.len() as u64)?;
+        Ok(total)
+    }
+
+    /// Checks the column lengths, then calls `each(row, plan, fields)` with
+    /// the plan of each row's present fields.
+    // `row` indexes every presence column and goes to `each`: no one iterator.
+    #[allow(clippy::needless_range_loop)]
+    fn walk(
+        &mut self,
+        columns: &[&[u8]],
+        rows: usize,
+        mut each: impl FnMut(usize, &Plan, &[EncodeField]),
+    ) -> Result<(), ColumnError> {
         for f in &self.fields {
             for &(_, ty, col) in &f.scalars {
                 check_len(columns, col, rows * ty.size())?;
@@ -675,7 +741,6 @@ impl Encoder {
             }
         }
         let fields = std::mem::take(&mut self.fields);
-        let mut scratch = Vec::new();
         // Rows mostly share one set of present fields: keep its plan at hand.
         let mut cur_mask = u64::MAX;
         let mut cur: Option<Plan> = None;
@@ -694,22 +759,32 @@ impl Encoder {
                 cur = Some(made.clone());
                 cur_mask = mask;
             }
-            let Some(p) = cur.as_ref() else { continue };
-            scratch.clear();
-            scratch.extend_from_slice(&p.template);
-            for (n, f) in fields.iter().enumerate() {
-                if let Some(at) = p.positions[n] {
-                    for &(offset, ty, col) in &f.scalars {
-                        let size = ty.size();
-                        scratch[at + offset..at + offset + size]
-                            .copy_from_slice(&columns[col][row * size..(row + 1) * size]);
-                    }
-                }
+            if let Some(p) = cur.as_ref() {
+                each(row, p, &fields);
             }
-            emit(&scratch);
         }
         self.fields = fields;
         Ok(())
+    }
+}
+
+/// Writes row `row`'s values into `payload`, a copy of `p.template`.
+fn fill(payload: &mut [u8], row: usize, p: &Plan, fields: &[EncodeField], columns: &[&[u8]]) {
+    for (n, f) in fields.iter().enumerate() {
+        if let Some(at) = p.positions[n] {
+            for &(offset, ty, col) in &f.scalars {
+                let size = ty.size();
+                let src = &columns[col][row * size..(row + 1) * size];
+                let dst = &mut payload[at + offset..at + offset + size];
+                // Constant sizes: a move each, not a call to `memcpy`.
+                match size {
+                    8 => dst[..8].copy_from_slice(&src[..8]),
+                    4 => dst[..4].copy_from_slice(&src[..4]),
+                    2 => dst[..2].copy_from_slice(&src[..2]),
+                    _ => dst.copy_from_slice(src),
+                }
+            }
+        }
     }
 }
 
