@@ -357,21 +357,26 @@ impl Decoder {
                     }
                 },
             };
-            for c in 0..at.len() {
-                let size = sizes[c];
-                let src = match (payload, at[c]) {
-                    (Some(p), Some(a)) => &p[a..a + size],
-                    _ => defaults[c],
-                };
-                let dst = &mut out.fixed[c][row * size..(row + 1) * size];
-                match size {
-                    8 => dst.copy_from_slice(&src[..8]),
-                    4 => dst.copy_from_slice(&src[..4]),
-                    2 => dst.copy_from_slice(&src[..2]),
-                    _ => dst.copy_from_slice(&src[..1]),
+            match payload {
+                Some(p) => {
+                    for (c, &a) in at.iter().enumerate() {
+                        let dst = &mut *out.fixed[c];
+                        match a {
+                            Some(a) => put(dst, row, sizes[c], &p[a..]),
+                            None => put(dst, row, sizes[c], defaults[c]),
+                        }
+                        if let Some(v) = out.valid[c].as_deref_mut() {
+                            v[row] = u8::from(a.is_some());
+                        }
+                    }
                 }
-                if let Some(v) = out.valid[c].as_deref_mut() {
-                    v[row] = u8::from(payload.is_some() && at[c].is_some());
+                None => {
+                    for c in 0..at.len() {
+                        put(&mut *out.fixed[c], row, sizes[c], defaults[c]);
+                        if let Some(v) = out.valid[c].as_deref_mut() {
+                            v[row] = 0;
+                        }
+                    }
                 }
             }
         }
@@ -516,6 +521,8 @@ struct Layout {
     vt: usize,
     soffset: [u8; 4],
     vtable: Vec<u8>,
+    /// `short_ends(vtable)` (vtables of up to 16 bytes: most tables').
+    ends: Option<(u64, u64)>,
     positions: Vec<Option<usize>>,
 }
 
@@ -544,7 +551,10 @@ impl Layout {
             && word(self.pos) == Some(self.soffset)
             && payload
                 .get(self.vt..self.vt + self.vtable.len())
-                .is_some_and(|v| same_bytes(v, &self.vtable))
+                .is_some_and(|v| match self.ends {
+                    Some(ends) => short_ends(v) == Some(ends),
+                    None => same_bytes(v, &self.vtable),
+                })
     }
 
     fn store(&mut self, payload: &[u8], positions: &[Option<usize>]) {
@@ -559,11 +569,41 @@ impl Layout {
             self.soffset = soffset;
             self.vtable.clear();
             self.vtable.extend_from_slice(&payload[vt..vt + vlen]);
+            self.ends = short_ends(&self.vtable);
             self.positions.clear();
             self.positions.extend_from_slice(positions);
         } else {
             self.ok = false;
         }
+    }
+}
+
+/// Copies the first `size` bytes of `src` to value `row` of `dst` (sizes
+/// 1/2/4/8: each a constant-size move, which the decode loop runs once per
+/// row and column).
+#[inline(always)]
+fn put(dst: &mut [u8], row: usize, size: usize, src: &[u8]) {
+    match size {
+        8 => dst[row * 8..row * 8 + 8].copy_from_slice(&src[..8]),
+        4 => dst[row * 4..row * 4 + 4].copy_from_slice(&src[..4]),
+        2 => dst[row * 2..row * 2 + 2].copy_from_slice(&src[..2]),
+        _ => dst[row] = src[0],
+    }
+}
+
+/// A slice of 4 to 16 bytes as two (overlapping) words that together cover
+/// it: two slices of one length are equal when these are.
+fn short_ends(v: &[u8]) -> Option<(u64, u64)> {
+    let n = v.len();
+    let word = |at: usize, w: usize| -> u64 {
+        let mut b = [0u8; 8];
+        b[..w].copy_from_slice(&v[at..at + w]);
+        u64::from_le_bytes(b)
+    };
+    match n {
+        8..=16 => Some((word(0, 8), word(n - 8, 8))),
+        4..=7 => Some((word(0, 4), word(n - 4, 4))),
+        _ => None,
     }
 }
 
