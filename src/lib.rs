@@ -8,7 +8,9 @@
 pub mod kernels;
 // The kernels keep their crate-root paths (`flatstream_native::scan`), which
 // the fuzz targets and the bindings use.
-pub use kernels::{bulk, checksum, codec, columnar, columnar_stream, frame, scan, verifier};
+pub use kernels::{
+    bulk, checksum, codec, columnar, columnar_encode, columnar_stream, frame, scan, verifier,
+};
 
 #[cfg(feature = "python")]
 mod bindings;

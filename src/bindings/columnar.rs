@@ -11,7 +11,8 @@ use std::sync::Mutex;
 
 use super::borrow::bytes_of;
 use crate::codec::{Field, Kind, Scalar, StructLayout};
-use crate::columnar::{Column, ColumnKind, Decoder, EncodeField, Encoder, Out};
+use crate::columnar::{Column, ColumnKind, Decoder, Out};
+use crate::columnar_encode::{EncodeField, Encoder};
 use crate::columnar_stream::{decode_stream, Walk};
 use crate::scan::LENGTH_BYTES;
 

@@ -14,13 +14,10 @@
 //! is not UTF-8 is an error naming the frame (or, when skipping, a row marked
 //! invalid with every column at its absent value), never a panic.
 //!
-//! Encode writes tables of fixed columns with the templates of
-//! [`crate::codec::plan`], so each payload is byte for byte what the
-//! per-message codec (and `flatbuffers.Builder`) writes.
+//! Encode (the other direction) is in `columnar_encode`; the decode fused
+//! with the frame walk in `columnar_stream`.
 
-use crate::codec::{locate, plan, Field, Kind, Plan, Scalar, StructLayout};
-use crate::scan::LENGTH_BYTES;
-use std::collections::HashMap;
+use crate::codec::{locate, Field, Kind, Scalar, StructLayout};
 
 /// What a column holds.
 #[derive(Clone, Debug, PartialEq)]
@@ -658,193 +655,10 @@ fn read_u32(buf: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
-/// A field to encode: its id, its inline layout and its scalars (offset in
-/// the inline value, type, column index). A scalar field has one scalar at 0.
-#[derive(Clone, Debug)]
-pub struct EncodeField {
-    pub field: Field,
-    /// `(offset, type, column)` per scalar of the field.
-    pub scalars: Vec<(usize, Scalar, usize)>,
-    /// Column index of the field's presence bytes (one per row, 0 = absent),
-    /// or None when it is always present.
-    pub presence: Option<usize>,
-}
-
-/// Encodes rows of fixed columns into framed payloads or plain payloads.
-pub struct Encoder {
-    fields: Vec<EncodeField>,
-    slots: usize,
-    ident: Vec<u8>,
-    plans: HashMap<u64, Plan>,
-}
-
-/// Why an input cannot be encoded, naming the column.
-#[derive(Debug, PartialEq, Eq)]
-pub struct ColumnError {
-    pub column: usize,
-    pub reason: String,
-}
-
-impl Encoder {
-    pub fn new(fields: Vec<EncodeField>, ident: Vec<u8>) -> Result<Encoder, String> {
-        if fields.len() > 64 {
-            return Err("at most 64 fields".into());
-        }
-        let slots = fields.iter().map(|f| f.field.id + 1).max().unwrap_or(0);
-        Ok(Encoder {
-            fields,
-            slots,
-            ident,
-            plans: HashMap::new(),
-        })
-    }
-
-    /// Encodes `rows` rows: `columns[k]` holds column `k`'s packed values (or
-    /// presence bytes); every payload goes to `emit`. Lengths are checked here.
-    pub fn encode(
-        &mut self,
-        columns: &[&[u8]],
-        rows: usize,
-        mut emit: impl FnMut(&[u8]),
-    ) -> Result<(), ColumnError> {
-        let mut scratch = Vec::new();
-        self.walk(columns, rows, |row, p, fields| {
-            scratch.clear();
-            scratch.extend_from_slice(&p.template);
-            fill(&mut scratch, row, p, fields, columns);
-            emit(&scratch);
-        })
-    }
-
-    /// `encode` framed with checksums of `width` bytes (`checksum` of each
-    /// payload) into `out`, which holds exactly `rows` frames of the sizes
-    /// `payload_bytes` counted: each payload is laid out in place, with no
-    /// scratch copy. Returns the bytes written.
-    pub fn encode_framed(
-        &mut self,
-        columns: &[&[u8]],
-        rows: usize,
-        width: usize,
-        checksum: impl Fn(&[u8]) -> u64,
-        out: &mut [u8],
-    ) -> Result<usize, ColumnError> {
-        let header = LENGTH_BYTES + width;
-        let mut at = 0usize;
-        let mut short = false;
-        self.walk(columns, rows, |row, p, fields| {
-            let len = p.template.len();
-            let Some(frame) = out.get_mut(at..at + header + len) else {
-                short = true;
-                return;
-            };
-            let (head, payload) = frame.split_at_mut(header);
-            payload.copy_from_slice(&p.template);
-            fill(payload, row, p, fields, columns);
-            head[..LENGTH_BYTES].copy_from_slice(&(len as u32).to_le_bytes());
-            head[LENGTH_BYTES..].copy_from_slice(&checksum(payload).to_le_bytes()[..width]);
-            at += header + len;
-        })?;
-        if short || at != out.len() {
-            return Err(ColumnError {
-                column: 0,
-                reason: "the output is not the size of the frames".into(),
-            });
-        }
-        Ok(at)
-    }
-
-    /// The bytes of all `rows` payloads `encode` would write (so a framed
-    /// encode can allocate its output once: growing it, and copying it into
-    /// Python after, cost more than the encode itself).
-    pub fn payload_bytes(&mut self, columns: &[&[u8]], rows: usize) -> Result<u64, ColumnError> {
-        let mut total = 0u64;
-        self.walk(columns, rows, |_, p, _| total += p.template.len() as u64)?;
-        Ok(total)
-    }
-
-    /// Checks the column lengths, then calls `each(row, plan, fields)` with
-    /// the plan of each row's present fields.
-    // `row` indexes every presence column and goes to `each`: no one iterator.
-    #[allow(clippy::needless_range_loop)]
-    fn walk(
-        &mut self,
-        columns: &[&[u8]],
-        rows: usize,
-        mut each: impl FnMut(usize, &Plan, &[EncodeField]),
-    ) -> Result<(), ColumnError> {
-        for f in &self.fields {
-            for &(_, ty, col) in &f.scalars {
-                check_len(columns, col, rows * ty.size())?;
-            }
-            if let Some(col) = f.presence {
-                check_len(columns, col, rows)?;
-            }
-        }
-        let fields = std::mem::take(&mut self.fields);
-        // Rows mostly share one set of present fields: keep its plan at hand.
-        let mut cur_mask = u64::MAX;
-        let mut cur: Option<Plan> = None;
-        for row in 0..rows {
-            let mut mask = 0u64;
-            for (n, f) in fields.iter().enumerate() {
-                let present = f.presence.map_or(true, |col| columns[col][row] != 0);
-                mask |= u64::from(present) << n;
-            }
-            if mask != cur_mask || cur.is_none() {
-                let (slots, ident) = (self.slots, &self.ident);
-                let made = self.plans.entry(mask).or_insert_with(|| {
-                    let layout: Vec<Field> = fields.iter().map(|f| f.field.clone()).collect();
-                    plan(&layout, mask, slots, ident)
-                });
-                cur = Some(made.clone());
-                cur_mask = mask;
-            }
-            if let Some(p) = cur.as_ref() {
-                each(row, p, &fields);
-            }
-        }
-        self.fields = fields;
-        Ok(())
-    }
-}
-
-/// Writes row `row`'s values into `payload`, a copy of `p.template`.
-fn fill(payload: &mut [u8], row: usize, p: &Plan, fields: &[EncodeField], columns: &[&[u8]]) {
-    for (n, f) in fields.iter().enumerate() {
-        if let Some(at) = p.positions[n] {
-            for &(offset, ty, col) in &f.scalars {
-                let size = ty.size();
-                let src = &columns[col][row * size..(row + 1) * size];
-                let dst = &mut payload[at + offset..at + offset + size];
-                // Constant sizes: a move each, not a call to `memcpy`.
-                match size {
-                    8 => dst[..8].copy_from_slice(&src[..8]),
-                    4 => dst[..4].copy_from_slice(&src[..4]),
-                    2 => dst[..2].copy_from_slice(&src[..2]),
-                    _ => dst.copy_from_slice(src),
-                }
-            }
-        }
-    }
-}
-
-fn check_len(columns: &[&[u8]], col: usize, want: usize) -> Result<(), ColumnError> {
-    match columns.get(col) {
-        Some(c) if c.len() == want => Ok(()),
-        Some(c) => Err(ColumnError {
-            column: col,
-            reason: format!("holds {} bytes, not the {want} its rows need", c.len()),
-        }),
-        None => Err(ColumnError {
-            column: col,
-            reason: "is missing".into(),
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::columnar_encode::{EncodeField, Encoder};
 
     fn fixed(id: usize, ty: Scalar, nullable: bool) -> Column {
         Column {
@@ -987,6 +801,7 @@ mod speed {
     #[ignore]
     fn telemetry_speed() {
         use super::*;
+        use crate::columnar_encode::{EncodeField, Encoder};
         let rows = 1_000_000;
         let a: Vec<u8> = (1..=rows as u64).flat_map(|v| v.to_le_bytes()).collect();
         let fields: Vec<EncodeField> = (0..3)
