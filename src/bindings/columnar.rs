@@ -123,6 +123,34 @@ fn immutable(data: &Bound<'_, PyAny>, buffer: &PyBuffer<u8>) -> PyResult<bool> {
     Ok(buffer.readonly() && kind.module()? == "mmap" && kind.name()? == "mmap")
 }
 
+/// Asks Linux for transparent huge pages over the 2 MiB-aligned interior of
+/// a large buffer not yet touched (as numpy does for its arrays): one fault
+/// per 2 MiB instead of per 4 KiB, which on the framed telemetry encode was
+/// half the time. Advice only: ignored where refused or elsewhere.
+fn advise_huge_pages(buf: &mut [u8]) {
+    #[cfg(target_os = "linux")]
+    {
+        extern "C" {
+            fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: i32) -> i32;
+        }
+        const MADV_HUGEPAGE: i32 = 14;
+        const HUGE: usize = 2 << 20;
+        let start = buf.as_mut_ptr() as usize;
+        let first = start.div_ceil(HUGE) * HUGE;
+        let end = (start + buf.len()) / HUGE * HUGE;
+        if end > first {
+            // SAFETY: `first..end` lies inside `buf`, memory this process
+            // owns; the advice changes how its pages are backed, not their
+            // contents or mapping.
+            unsafe {
+                madvise(first as *mut std::ffi::c_void, end - first, MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = buf;
+}
+
 /// Shrinks a fresh output array to `size` bytes in place (numpy reallocates;
 /// the pages never written are returned unread).
 fn shrink(array: &Bound<'_, PyAny>, size: usize) -> PyResult<()> {
@@ -469,13 +497,22 @@ impl ColumnarEncoder {
                 };
                 let total = usize::try_from(payload + (rows * (LENGTH_BYTES + width)) as u64)
                     .map_err(|_| PyValueError::new_err("the frames do not fit in memory"))?;
-                let mut failed = None;
-                let out = PyBytes::new_with(py, total, |buf| {
+                // SAFETY: a new `bytes` of `total` bytes, uninitialised
+                // (CPython's own way of building one in place): no reference
+                // to it has left this function, so writing it is sound;
+                // `encode_framed` writes every byte or fails, and on failure
+                // the object is dropped unseen.
+                let (out, failed) = unsafe {
+                    let raw =
+                        pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), total as isize);
+                    let out = Bound::from_owned_ptr_or_err(py, raw)?;
+                    let ptr = pyo3::ffi::PyBytes_AsString(raw) as *mut u8;
+                    let buf = std::slice::from_raw_parts_mut(ptr, total);
+                    advise_huge_pages(buf);
                     let result =
                         encoder.encode_framed(&slices, rows, width, |p| algo.compute(p), buf);
-                    failed = result.err();
-                    Ok(())
-                })?;
+                    (out, result.err())
+                };
                 match failed {
                     None => Ok((Some(out.into_any()), None)),
                     Some(e) => Ok((None, Some((e.column, e.reason)))),

@@ -27,7 +27,9 @@ pub struct Encoder {
     fields: Vec<EncodeField>,
     slots: usize,
     ident: Vec<u8>,
-    plans: HashMap<u64, Plan>,
+    /// Index in `made` of the plan of each set of present fields seen.
+    plans: HashMap<u64, usize>,
+    made: Vec<RowPlan>,
 }
 
 /// Why an input cannot be encoded, naming the column.
@@ -48,6 +50,7 @@ impl Encoder {
             slots,
             ident,
             plans: HashMap::new(),
+            made: Vec::new(),
         })
     }
 
@@ -60,10 +63,10 @@ impl Encoder {
         mut emit: impl FnMut(&[u8]),
     ) -> Result<(), ColumnError> {
         let mut scratch = Vec::new();
-        self.walk(columns, rows, |row, p, fields| {
+        self.walk(columns, rows, |row, p| {
             scratch.clear();
             scratch.extend_from_slice(&p.template);
-            fill(&mut scratch, row, p, fields, columns);
+            fill(&mut scratch, row, p, columns);
             emit(&scratch);
         })
     }
@@ -83,7 +86,7 @@ impl Encoder {
         let header = LENGTH_BYTES + width;
         let mut at = 0usize;
         let mut short = false;
-        self.walk(columns, rows, |row, p, fields| {
+        self.walk(columns, rows, |row, p| {
             let len = p.template.len();
             let Some(frame) = out.get_mut(at..at + header + len) else {
                 short = true;
@@ -91,7 +94,7 @@ impl Encoder {
             };
             let (head, payload) = frame.split_at_mut(header);
             payload.copy_from_slice(&p.template);
-            fill(payload, row, p, fields, columns);
+            fill(payload, row, p, columns);
             head[..LENGTH_BYTES].copy_from_slice(&(len as u32).to_le_bytes());
             head[LENGTH_BYTES..].copy_from_slice(&checksum(payload).to_le_bytes()[..width]);
             at += header + len;
@@ -110,7 +113,7 @@ impl Encoder {
     /// Python after, cost more than the encode itself).
     pub fn payload_bytes(&mut self, columns: &[&[u8]], rows: usize) -> Result<u64, ColumnError> {
         let mut total = 0u64;
-        self.walk(columns, rows, |_, p, _| total += p.template.len() as u64)?;
+        self.walk(columns, rows, |_, p| total += p.template.len() as u64)?;
         Ok(total)
     }
 
@@ -122,7 +125,7 @@ impl Encoder {
         &mut self,
         columns: &[&[u8]],
         rows: usize,
-        mut each: impl FnMut(usize, &Plan, &[EncodeField]),
+        mut each: impl FnMut(usize, &RowPlan),
     ) -> Result<(), ColumnError> {
         for f in &self.fields {
             for &(_, ty, col) in &f.scalars {
@@ -132,50 +135,71 @@ impl Encoder {
                 check_len(columns, col, rows)?;
             }
         }
-        let fields = std::mem::take(&mut self.fields);
         // Rows mostly share one set of present fields: keep its plan at hand.
         let mut cur_mask = u64::MAX;
-        let mut cur: Option<Plan> = None;
+        let mut cur = 0usize;
         for row in 0..rows {
             let mut mask = 0u64;
-            for (n, f) in fields.iter().enumerate() {
+            for (n, f) in self.fields.iter().enumerate() {
                 let present = f.presence.map_or(true, |col| columns[col][row] != 0);
                 mask |= u64::from(present) << n;
             }
-            if mask != cur_mask || cur.is_none() {
-                let (slots, ident) = (self.slots, &self.ident);
-                let made = self.plans.entry(mask).or_insert_with(|| {
-                    let layout: Vec<Field> = fields.iter().map(|f| f.field.clone()).collect();
-                    plan(&layout, mask, slots, ident)
-                });
-                cur = Some(made.clone());
+            if mask != cur_mask || self.made.is_empty() {
+                cur = match self.plans.get(&mask) {
+                    Some(&k) => k,
+                    None => {
+                        let made = RowPlan::new(&self.fields, mask, self.slots, &self.ident);
+                        self.made.push(made);
+                        self.plans.insert(mask, self.made.len() - 1);
+                        self.made.len() - 1
+                    }
+                };
                 cur_mask = mask;
             }
-            if let Some(p) = cur.as_ref() {
-                each(row, p, &fields);
-            }
+            each(row, &self.made[cur]);
         }
-        self.fields = fields;
         Ok(())
     }
 }
 
-/// Writes row `row`'s values into `payload`, a copy of `p.template`.
-fn fill(payload: &mut [u8], row: usize, p: &Plan, fields: &[EncodeField], columns: &[&[u8]]) {
-    for (n, f) in fields.iter().enumerate() {
-        if let Some(at) = p.positions[n] {
-            for &(offset, ty, col) in &f.scalars {
-                let size = ty.size();
-                let src = &columns[col][row * size..(row + 1) * size];
-                let dst = &mut payload[at + offset..at + offset + size];
-                // Constant sizes: a move each, not a call to `memcpy`.
-                match size {
-                    8 => dst[..8].copy_from_slice(&src[..8]),
-                    4 => dst[..4].copy_from_slice(&src[..4]),
-                    2 => dst[..2].copy_from_slice(&src[..2]),
-                    _ => dst.copy_from_slice(src),
+/// The payload of one set of present fields: its template and, flattened,
+/// every scalar to copy into it (`(position, size, column)`), so a row is a
+/// template copy and one move per scalar.
+pub struct RowPlan {
+    template: Vec<u8>,
+    copies: Vec<(usize, usize, usize)>,
+}
+
+impl RowPlan {
+    fn new(fields: &[EncodeField], mask: u64, slots: usize, ident: &[u8]) -> RowPlan {
+        let layout: Vec<Field> = fields.iter().map(|f| f.field.clone()).collect();
+        let p: Plan = plan(&layout, mask, slots, ident);
+        let mut copies = Vec::new();
+        for (n, f) in fields.iter().enumerate() {
+            if let Some(at) = p.positions[n] {
+                for &(offset, ty, col) in &f.scalars {
+                    copies.push((at + offset, ty.size(), col));
                 }
             }
+        }
+        RowPlan {
+            template: p.template,
+            copies,
+        }
+    }
+}
+
+/// Writes row `row`'s values into `payload`, a copy of `p.template`.
+fn fill(payload: &mut [u8], row: usize, p: &RowPlan, columns: &[&[u8]]) {
+    for &(at, size, col) in &p.copies {
+        let src = &columns[col][row * size..(row + 1) * size];
+        let dst = &mut payload[at..at + size];
+        // Constant sizes: a move each, not a call to `memcpy`.
+        match size {
+            8 => dst[..8].copy_from_slice(&src[..8]),
+            4 => dst[..4].copy_from_slice(&src[..4]),
+            2 => dst[..2].copy_from_slice(&src[..2]),
+            _ => dst.copy_from_slice(src),
         }
     }
 }
