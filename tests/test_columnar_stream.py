@@ -166,3 +166,32 @@ def test_telemetry_file_matches_per_message(tmp_path: Path) -> None:
     assert got["timestamp"].tolist() == [o.timestamp for o in objs]
     assert got["value"].tolist() == [o.value for o in objs]
     assert got["value"].flags.owndata or got["value"].base is not None
+
+
+def test_long_runs_with_layout_changes_and_bad_frames(tmp_path: Path) -> None:
+    # Thousands of frames (the native decoder copies runs of 1024 frames of
+    # one layout column by column), the layout changing inside runs (a zero
+    # field is left out) and bad frames inside runs, skipped or raised.
+    from test_columnar import expected_columns
+
+    objs = [Tele(0 if i % 1500 == 7 else i, 0 if i % 2100 == 3 else 2 * i, i / 4) for i in range(5000)]
+    payloads = [TELE.encode(o) for o in objs]
+    bad = {2500, 4097}
+    for k in bad:
+        payloads[k] = payloads[k][:5]
+    path = tmp_path / "t.fs"
+    path.write_bytes(reference_stream(payloads))
+    with pytest.raises(ColumnarDecodeError) as info:
+        TELE.decode_columns(path)
+    assert info.value.frame == min(bad)
+    got = TELE.decode_columns(path, on_error="skip")
+    assert np.flatnonzero(~got.pop(ROW_VALID)).tolist() == sorted(bad)
+    want = expected_columns(TELE, [Tele(0, 0, 0.0) if i in bad else o for i, o in enumerate(objs)])
+    assert_columns_equal(got, want)
+    good = [p for i, p in enumerate(payloads) if i not in bad]
+    path.write_bytes(reference_stream(good))
+    assert_columns_equal(TELE.decode_columns(path), expected_columns(TELE, [o for i, o in enumerate(objs) if i not in bad]))
+    # Optional fields and structs (validity bytes) over long runs too.
+    rows_ = [Row(opt=(i // 1100) % 3 or None, u64v=i + 1) for i in range(4000)]
+    path.write_bytes(reference_stream([ROW.encode(r) for r in rows_]))
+    assert_columns_equal(ROW.decode_columns(path), expected_columns(ROW, rows_))
