@@ -3,7 +3,7 @@
 #
 #   scripts/fuzz.sh [target|all|rust|python] [seconds]
 #
-# Rust kernels (cargo-fuzz / libFuzzer): scan_any, frame_roundtrip, checksum, verifier, columnar, salvage, journal_records
+# Rust kernels (cargo-fuzz / libFuzzer): scan_any, frame_roundtrip, checksum, verifier, columnar, columnar_stream, resync, journal_records
 # Python paths (atheris / libFuzzer):    decoder, validator, recover, salvage, codec, journal, columns
 #
 # Runs one target, or each in turn, for `seconds` (default 600) of wall clock.
@@ -26,7 +26,7 @@ CARGO_FUZZ_VERSION=0.13.2
 ATHERIS_VERSION=3.0.0 # keep equal to atheris in constraints/ci.txt
 export RUSTC_BOOTSTRAP=1
 
-RUST_TARGETS=(scan_any frame_roundtrip checksum verifier columnar salvage journal_records)
+RUST_TARGETS=(scan_any frame_roundtrip checksum verifier columnar columnar_stream resync journal_records)
 PYTHON_TARGETS=(decoder validator recover salvage codec journal columns)
 
 what=${1:-all}

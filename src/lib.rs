@@ -8,7 +8,10 @@
 pub mod kernels;
 // The kernels keep their crate-root paths (`flatstream_native::scan`), which
 // the fuzz targets and the bindings use.
-pub use kernels::{bulk, checksum, codec, columnar, frame, record, resync, scan, verifier};
+pub use kernels::{
+    bulk, checksum, codec, columnar, columnar_encode, columnar_stream, frame, record, resync, scan,
+    verifier,
+};
 
 #[cfg(feature = "python")]
 mod bindings;

@@ -14,7 +14,11 @@ Properties:
   errors;
 - a frame the per-message ``decode`` reads gives the row ``decode`` gives;
 - columns of the scalar table re-encode (``encode_columns``) and decode to
-  the same columns.
+  the same columns;
+- the batch framed as a stream (cut short by ``flags >> 2`` bytes) decodes
+  in one pass (``ColumnarPlan.decode_stream``, both kernels) as the two
+  passes do (``fs.scan`` then ``ColumnarPlan.decode``): same columns, same
+  error.
 
 Run: scripts/fuzz.sh columns [seconds]
 """
@@ -129,6 +133,39 @@ def row(columns: Dict[str, np.ndarray], plan: Any, i: int) -> Dict[str, bytes]:
     return out
 
 
+def stream_of(batch: List[bytes], cut: int) -> bytes:
+    data = b"".join(len(p).to_bytes(4, "little") + p for p in batch)
+    return data[: max(len(data) - cut, 0)]
+
+
+def one_pass_or_two(plan: Any, data: bytes, skip: bool, one: bool) -> Any:
+    try:
+        if one:
+            got = plan.decode_stream(data, "none", None, skip)
+            if got is not None:
+                return got
+        offsets, lengths, _ = _columnar.frame_index(data, "none")
+        return plan.decode(data, offsets, lengths, skip)
+    except ValueError as exc:  # ColumnarDecodeError, or the scan's errors
+        return (type(exc), str(exc))
+
+
+def check_stream(plan: Any, batch: List[bytes], flags: int) -> None:
+    data = stream_of(batch, flags >> 2)
+    skip = bool(flags & 2)
+    want = one_pass_or_two(plan, data, skip, False)
+    saved = _kernels.ColumnarDecoder
+    modes = [_kernels.pure] + ([_kernels.native] if _kernels.native is not None else [])
+    try:
+        for source in modes:
+            _kernels.ColumnarDecoder = source.ColumnarDecoder
+            plan._decoders.clear()
+            assert same(one_pass_or_two(plan, data, skip, True), want), "one pass differs"
+    finally:
+        _kernels.ColumnarDecoder = saved
+        plan._decoders.clear()
+
+
 def TestOneInput(data: bytes) -> None:
     inp = Input(data)
     codec = CODECS[inp.byte() % 2]
@@ -164,6 +201,8 @@ def TestOneInput(data: bytes) -> None:
             except fs.schema.DecodeError:
                 continue
             del obj  # decode reads it too; the value check is tests/test_columnar.py's
+    if codec is CODECS[0]:
+        check_stream(plan, batch, flags)
     if isinstance(strict, dict) and codec is CODECS[0] and not flags & 1:
         again = codec.decode_columns(codec.encode_columns(strict))
         for name in strict:

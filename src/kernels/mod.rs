@@ -8,6 +8,8 @@ pub mod bulk;
 pub mod checksum;
 pub mod codec;
 pub mod columnar;
+pub mod columnar_encode;
+pub mod columnar_stream;
 pub mod frame;
 pub mod record;
 pub mod resync;

@@ -456,6 +456,25 @@ class ColumnarDecoder:
             out.append((values[c], valid[c], packed))
         return out, (rows_valid if skip else None), None
 
+    def decode_stream(
+        self, buffer: Any, start: int, width: int, verify: Optional[str], max_frame_len: int, threads: int,
+        skip: bool,
+    ) -> Optional[Tuple[List[ColumnOut], Optional[bytearray], Optional[Tuple[int, str]], Tuple[int, ...]]]:
+        """Twin of the native one-pass ``decode_stream``: ``scan_all`` then
+        ``decode`` of its payloads (None past as many frames as 8-byte payloads fit)."""
+        if any(c[3] != "fixed" for c in self.columns):
+            raise ValueError("decode_stream takes fixed columns only")
+        offsets, lengths, frames, payload_bytes, stop, status, a, b = scan_all(
+            buffer, start, width, verify, max_frame_len, threads, True
+        )
+        summary = (frames, payload_bytes, stop, status, a, b)
+        if frames > max(len(memoryview(buffer)) - start, 0) // (4 + width + 8) + 1:
+            return None
+        header = 4 + width
+        payloads = struct.pack(f"<{frames}Q", *(o + header for o in memoryview(offsets or b"").cast("Q")))
+        cols, rows_valid, error = self.decode(buffer, payloads, lengths or b"", skip)
+        return cols, rows_valid, error, summary
+
 
 def plan(
     fields: Sequence[Tuple[int, int, int, bool]], mask: int, slots: int, ident: bytes

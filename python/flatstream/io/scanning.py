@@ -140,6 +140,18 @@ def mapped(source: Source) -> Iterator[Any]:
 def _run(
     buf: Any, deframer: Deframer, start: int, threads: Optional[int], collect: bool
 ) -> Tuple[Any, Any, int, int, int, RecoveryEnd]:
+    data, width, verify_name, max_frame_len, threads = kernel_args(buf, deframer, threads)
+    offsets, lengths, frames, payload_bytes, stop, status, a, b = _kernels.scan_all(
+        data, start, width, verify_name, max_frame_len, threads, collect,
+    )
+    end = scan_end(status, a, b, stop, width, len(data) - stop, frames)
+    return offsets, lengths, frames, payload_bytes, stop, end
+
+
+def kernel_args(buf: Any, deframer: Deframer, threads: Optional[int]) -> Tuple[Any, int, Optional[str], int, int]:
+    """What ``_kernels.scan_all`` takes for ``deframer`` over ``buf``: the
+    buffer, checksum width and name, frame limit and thread count (also used
+    by the columnar decoder, which walks the frames itself)."""
     checksum = deframer.checksum
     if deframer.steps:
         # Validators and observers are Python per frame; skipping them would
@@ -152,21 +164,17 @@ def _run(
         raise ValueError("scan/count/verify need a built-in checksum; read custom ones with StreamReader")
     verify_name = checksum.name if checksum.width else None
     data = buf if isinstance(buf, (bytes, mmap.mmap)) else bytes_view(buf)
-    offsets, lengths, frames, payload_bytes, stop, status, a, b = _kernels.scan_all(
-        data,
-        start,
-        checksum.width,
-        verify_name,
-        deframer.max_frame_len,
-        threads if threads is not None else default_threads(),
-        collect,
-    )
+    return data, checksum.width, verify_name, deframer.max_frame_len, threads if threads is not None else default_threads()
+
+
+def scan_end(status: int, a: int, b: int, stop: int, width: int, remaining: int, frames: int) -> RecoveryEnd:
+    """How a ``scan_all`` that ended with ``status`` ends: raises its limit
+    or checksum error."""
     if status == _kernels.LIMIT:
-        raise make_error("limit", a, b, stop, checksum.width, len(data) - stop, frames)
+        raise make_error("limit", a, b, stop, width, remaining, frames)
     if status == _kernels.CHECKSUM:
-        raise make_error("checksum", a, b, stop, checksum.width, len(data) - stop, frames)
-    end = RecoveryEnd.CLEAN_EOF if status == _kernels.CLEAN else RecoveryEnd.TORN_TAIL
-    return offsets, lengths, frames, payload_bytes, stop, end
+        raise make_error("checksum", a, b, stop, width, remaining, frames)
+    return RecoveryEnd.CLEAN_EOF if status == _kernels.CLEAN else RecoveryEnd.TORN_TAIL
 
 
 def _deframer(checksum: ChecksumLike, max_frame_len: Optional[int], deframer: Optional[Deframer]) -> Deframer:

@@ -207,6 +207,33 @@ class ColumnarPlan:
         cols, rows_valid, error = self.decoder().decode(data, offsets.view(np.uint8), lengths.view(np.uint8), skip)
         if error is not None:
             raise ColumnarDecodeError(first_frame + error[0], error[1])
+        return self._arrays(cols, rows_valid)
+
+    def decode_stream(self, buf: Any, checksum: Any, max_frame_len: Optional[int],
+                      skip: bool) -> Optional[Dict[str, np.ndarray]]:
+        """What ``decode`` of ``fs.scan(buf, checksum, max_frame_len)``'s
+        frames gives (the same columns, the same errors, scan errors first),
+        in one pass that builds no index; None where that pass does not apply
+        (a journal, strings or vectors, payloads too small to size the
+        outputs for): decode in two passes then."""
+        from ..io.scanning import AUTO, _deframer, _journal_of, kernel_args, scan_end
+
+        if any(col.kind != "fixed" for col in self.columns):
+            return None
+        checksum = AUTO if checksum is None else checksum
+        if _journal_of(buf, checksum, None) is not None:
+            return None
+        data, width, verify, limit, threads = kernel_args(buf, _deframer(checksum, max_frame_len, None), None)
+        found = self.decoder().decode_stream(data, 0, width, verify, limit, threads, skip)
+        if found is None:
+            return None
+        cols, rows_valid, error, (frames, _, stop, status, a, b) = found
+        scan_end(status, a, b, stop, width, len(data) - stop, frames)
+        if error is not None:
+            raise ColumnarDecodeError(error[0], error[1])
+        return self._arrays(cols, rows_valid)
+
+    def _arrays(self, cols: Any, rows_valid: Any) -> Dict[str, np.ndarray]:
         out: Dict[str, np.ndarray] = {}
         for col, (values, valid, ends) in zip(self.columns, cols):
             out[col.name] = np.frombuffer(values, dtype=col.dtype)
@@ -281,6 +308,9 @@ def decode_columns(
             if os.fstat(file.fileno()).st_size == 0:
                 return plan.decode(b"", np.zeros(0, "<u8"), np.zeros(0, "<u4"), skip)
             with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+                fused = plan.decode_stream(buf, checksum, max_frame_len, skip)
+                if fused is not None:
+                    return fused
                 offsets, lengths, _ = frame_index(buf, checksum, max_frame_len)
                 return plan.decode(buf, offsets, lengths, skip)
     if isinstance(source, tuple) and len(source) == 2 and hasattr(source[1], "payload_offsets"):
