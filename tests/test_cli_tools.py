@@ -564,3 +564,72 @@ def test_progress_can_be_forced_on_stderr(tmp_path: Path) -> None:
     result = run("verify", path, "-c", "crc32", "--progress")
     assert result.exit_code == 0 and result.stdout.startswith("ok: 1000 frames")
     assert "verifying" in result.stderr
+
+
+ROTATING_WRITER = """
+import os, sys, time
+import flatstream as fs
+directory, count, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def frame(i):
+    return i.to_bytes(4, "little") * 2
+if mode == "segments":
+    w = fs.RotatingWriter(directory, "cap", rotate_bytes=200, checksum="crc32")
+else:
+    path = os.path.join(directory, "live.fs")
+    w = fs.open(path, "wb", checksum="crc32")
+for i in range(count):
+    if mode == "rename" and i == count // 2:
+        w.close()
+        os.rename(path, path + ".1")  # rotated: a new file at the followed name
+        w = fs.open(path, "wb", checksum="crc32")
+    w.write_payload(frame(i))
+    w.flush()
+    if i == 9:
+        print("started", flush=True)
+        sys.stdin.readline()  # until the follower has printed what was there
+    time.sleep(0.003)
+w.close()
+"""
+
+
+@pytest.mark.parametrize("mode", ["segments", "rename"])
+def test_tail_follow_goes_on_across_rotation(tmp_path: Path, kernel_mode: str, mode: str) -> None:
+    env = _env(kernel_mode)
+    writer = subprocess.Popen([sys.executable, "-c", ROTATING_WRITER, str(tmp_path), "90", mode],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    follower = None
+    target = tmp_path if mode == "segments" else tmp_path / "live.fs"
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "started"
+        follower = subprocess.Popen(
+            [sys.executable, "-m", "flatstream", "tail", "-f", "-n", "3", "--hex", "-c", "crc32",
+             "--timeout", "2", str(target)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        assert follower.stdout is not None
+        first = [follower.stdout.readline() for _ in range(3)]
+        assert writer.stdin is not None
+        writer.stdin.write("go\n")
+        writer.stdin.flush()
+        rest, err = follower.communicate(timeout=60)
+    finally:
+        writer.wait(timeout=60)
+        if follower is not None and follower.poll() is None:
+            follower.kill()
+    assert follower.returncode == 0, err
+    if mode == "segments":
+        assert len(list(tmp_path.glob("cap-*.fs"))) > 3  # it did rotate
+    # the last 3 there, then every frame appended, each once, across the rotation
+    got = [bytes.fromhex(line) for line in first + rest.splitlines()]
+    assert got == [i.to_bytes(4, "little") * 2 for i in range(7, 90)]
+
+
+def test_tail_of_segments_without_follow(tmp_path: Path, kernel_mode: str) -> None:
+    with fs.RotatingWriter(tmp_path, "cap", rotate_bytes=50, checksum="crc32") as w:
+        for i in range(30):
+            w.write_payload(bytes([i]) * 5)
+    result = run("tail", tmp_path, "-n", 12, "-c", "crc32", "--hex", "--with-offsets")
+    assert result.exit_code == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert [int(r[0]) for r in rows] == list(range(18, 30))
+    assert [bytes.fromhex(r[2]) for r in rows] == [bytes([i]) * 5 for i in range(18, 30)]

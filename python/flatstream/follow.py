@@ -41,9 +41,17 @@ from .errors import FlatstreamError
 from .wire.framing import Deframer
 from .rotating import list_segments
 
-__all__ = ["follow", "Follower", "AsyncFollower", "FollowError", "FileTruncated", "FileReplaced"]
+__all__ = ["follow", "Follower", "AsyncFollower", "FollowError", "FileTruncated", "FileReplaced",
+           "is_segments"]
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+
+def is_segments(path: PathLike) -> bool:
+    """Whether ``path`` names segments: a directory, or a glob pattern that
+    is not itself a file's name."""
+    spec = os.fspath(path)
+    return os.path.isdir(spec) or (any(ch in spec for ch in "*?[") and not os.path.exists(spec))
 
 
 class FollowError(FlatstreamError, ValueError):
@@ -70,12 +78,14 @@ class FileReplaced(FollowError):
 class _Tail:
     """One open file, its identity, and the decoder that sees its bytes."""
 
-    def __init__(self, path: str, deframer: Deframer, chunk: int) -> None:
+    def __init__(self, path: str, deframer: Deframer, chunk: int, start: int = 0) -> None:
         self.path = path
         self.fd = os.open(path, os.O_RDONLY)
         st = os.fstat(self.fd)
         self.ident = (st.st_dev, st.st_ino)
-        self.read_pos = 0
+        if start:
+            os.lseek(self.fd, start, os.SEEK_SET)
+        self.read_pos = start
         self.chunk = chunk
         self.decoder = FrameDecoder(
             deframer.checksum, deframer.max_frame_len, steps=deframer.steps, release_views=True
@@ -118,6 +128,8 @@ class _Core:
         until: Optional[Callable[[Any], bool]],
         prefix: Optional[str],
         chunk_size: int,
+        start: int = 0,
+        first_segment: Optional[PathLike] = None,
     ) -> None:
         if on_replace not in ("raise", "reopen"):
             raise ValueError("on_replace must be 'raise' or 'reopen'")
@@ -127,7 +139,13 @@ class _Core:
             deframer = deframer.bounded(max_frame_len)
         self.deframer = deframer
         self.path = os.fspath(path)
-        self.directory = os.path.isdir(self.path)
+        self.directory = is_segments(self.path)
+        if first_segment is not None and not self.directory:
+            raise ValueError("first_segment goes with a directory or glob of segments")
+        if start < 0:
+            raise ValueError("start must be a byte offset (>= 0)")
+        self.start = start  # in the first file opened; later files are read from their start
+        self.first_segment = os.fspath(first_segment) if first_segment is not None else None
         self.prefix = prefix
         self.on_replace = on_replace
         self.until = until
@@ -135,6 +153,7 @@ class _Core:
         self.tail: Optional[_Tail] = None
         self.done = False
         self.frames = 0
+        self.files_opened = 0
         self.segment_index = -1
         self._pending: List[Any] = []  # a finished file's last frames, still to yield
         self._raise_after: Optional[FollowError] = None
@@ -147,6 +166,11 @@ class _Core:
         if self.directory:
             segments = list_segments(self.path, self.prefix)
             nxt = self.segment_index + 1
+            if nxt == 0 and self.first_segment is not None:
+                if self.first_segment not in segments:
+                    raise FollowError("the segment to start at is not one of the segments",
+                                      path=self.first_segment)
+                nxt = segments.index(self.first_segment)
             if nxt >= len(segments):
                 return False
             self.segment_index = nxt
@@ -154,9 +178,11 @@ class _Core:
         else:
             target = self.path
         try:
-            self.tail = _Tail(target, self.deframer, self.chunk)
+            self.tail = _Tail(target, self.deframer, self.chunk, self.start)
         except FileNotFoundError:
             return False  # not there yet: wait for it
+        self.start = 0
+        self.files_opened += 1
         return True
 
     def _finish_tail(self) -> List[Any]:
@@ -248,6 +274,14 @@ class _Base:
     @property
     def frames_read(self) -> int:
         return self._core.frames
+
+    @property
+    def files_opened(self) -> int:
+        """How many files were opened so far: it counts up when the follower
+        moves to the next segment or reopens a replaced file (payloads of the
+        file before come first), so a caller can tell which file a payload
+        came from."""
+        return self._core.files_opened
 
     @property
     def segment(self) -> Optional[str]:
@@ -434,10 +468,18 @@ def follow(
     on_replace: str = "raise",
     until: Optional[Callable[[Any], bool]] = None,
     prefix: Optional[str] = None,
+    start: int = 0,
+    first_segment: Optional[PathLike] = None,
 ) -> Follower:
-    """Payloads of ``path`` (a file, or a directory of rotating segments) as a
-    writer appends them; see the module docstring for every event. Payloads
-    are views valid until the next one; keep one with ``bytes()``."""
+    """Payloads of ``path`` (a file, or a directory or glob of rotating
+    segments) as a writer appends them; see the module docstring for every
+    event. Payloads are views valid until the next one; keep one with ``bytes()``.
+
+    ``start``: the byte offset, in the first file followed, of the frame to
+    begin with (a frame boundary, e.g. where the last frames begin:
+    ``flatstream tail -f`` finds it with one native scan or a journal's
+    index); ``first_segment``: with segments, the one to begin with (those
+    before it are passed over)."""
     return Follower(
         path,
         checksum,
@@ -449,4 +491,6 @@ def follow(
         on_replace=on_replace,
         until=until,
         prefix=prefix,
+        start=start,
+        first_segment=first_segment,
     )

@@ -19,6 +19,9 @@ from ..wire.checksums import CHECKSUMS
 
 T = TypeVar("T")
 
+#: A frame to print: (user frame number, byte offset of the frame in its file or None, payload)
+Frame = Tuple[int, Optional[int], Any]
+
 #: Exit codes, the same for every subcommand.
 EXIT_CLEAN, EXIT_CORRUPT, EXIT_TORN, EXIT_USAGE = 0, 1, 2, 3
 

@@ -1,5 +1,6 @@
-"""``cat``, ``head``, ``tail`` and ``tail -f``: payloads as JSON Lines
-(decoded with the journal's schema or ``--schema``) or as hex.
+"""``cat``, ``head`` and ``tail``: payloads as JSON Lines (decoded with the
+journal's schema or ``--schema``) or as hex (``tail -f`` follows, in
+:mod:`.following`).
 
 Journals are read by frame number (``len(r)``, ``r[i]``: ``head`` and
 ``tail`` touch only the frames they print); raw streams are read in order
@@ -11,13 +12,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Iterator, List, Optional
 
 import click
 
 from ..io.recovery import RecoveryEnd
 from .common import (
     EXIT_TORN,
+    Frame,
     Input,
     checksum_option,
     guard,
@@ -25,10 +27,8 @@ from .common import (
     load_codec,
     open_input,
     path_argument,
+    usage_error,
 )
-
-#: (user frame number, byte offset of the frame or None, payload)
-Frame = Tuple[int, Optional[int], Any]
 
 
 def render_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -215,77 +215,74 @@ def head(path: Path, n: int, checksum: Optional[str], max_frame_len: Optional[in
 
 
 @click.command()
-@path_argument
+@click.argument("path", type=click.Path(path_type=Path))
 @click.option("-n", "--lines", "n", type=click.IntRange(min=0), default=10, show_default=True,
               help="How many frames.")
 @click.option("-f", "--follow", is_flag=True,
               help="Then keep printing frames as a writer appends them (until the journal's "
-              "clean-close footer, --timeout, or Ctrl-C).")
+              "clean-close footer, --timeout, or Ctrl-C). A file replaced at its name "
+              "(rotated) is finished, then the new file followed; segments are followed "
+              "one after another.")
+@click.option("-F", "follow_name", is_flag=True,
+              help="As -f, and a journal's footer does not end it: keep following the name "
+              "into the file that replaces it (rotation), until --timeout or Ctrl-C.")
 @click.option("--timeout", type=click.FloatRange(min=0), default=None,
               help="With -f: stop after this many seconds without new data.")
 @checksum_option
 @limit_option
 @render_options
-def tail(path: Path, n: int, follow: bool, timeout: Optional[float], checksum: Optional[str],
-         max_frame_len: Optional[int], as_hex: bool, schema_path: Optional[Path],
-         root_type: Optional[str], with_offsets: bool) -> None:
-    """Print the last N payloads (as cat does); with -f, follow the file.
-    A half-written last frame is waited for, never reported as damage."""
-    with guard(path), open_input(path, checksum, max_frame_len) as source:
-        render = Renderer.of(source, as_hex, schema_path, root_type, with_offsets)
-        if follow:
-            try:
-                write_lines(map(render.line, followed_frames(source, n, timeout)))
-            except KeyboardInterrupt:
-                pass  # Ctrl-C is how a follow normally ends
-            return
-        if source.journal is not None:
-            total = len(source.journal)
-            write_lines(map(render.line, journal_frames(source, max(0, total - n), total)))
-            report_journal_end(source)
-            return
-        ends: List[Any] = []
-        write_lines(map(render.line, indexed_frames(source, n, ends.append)))
-        if ends and ends[0].end is RecoveryEnd.TORN_TAIL:
-            click.echo(f"error: {path}: torn tail: {len(ends[0])} good frames end at byte "
-                       f"{ends[0].end_offset}", err=True)
-            sys.exit(EXIT_TORN)
+def tail(path: Path, n: int, follow: bool, follow_name: bool, timeout: Optional[float],
+         checksum: Optional[str], max_frame_len: Optional[int], as_hex: bool,
+         schema_path: Optional[Path], root_type: Optional[str], with_offsets: bool) -> None:
+    """Print the last N payloads (as cat does) of a file, or of a directory
+    or glob of rotating segments as one stream; with -f, follow it. The
+    last N are found without decoding what comes before (a native scan, or
+    a journal's index). A half-written last frame is waited for with -f,
+    never reported as damage. With --with-offsets, offsets are in the
+    frame's own file (segment)."""
+    from ..follow import is_segments
+    from ..rotating import list_segments
+    from .following import Start, followed_frames, last_frames, segments_start
 
-
-def followed_frames(source: Input, last: int, timeout: Optional[float]) -> Iterator[Frame]:
-    """The last ``last`` frames there now, then every frame appended
-    (``fs.follow``: one decoder sees every byte once, so none is printed
-    twice or skipped). A journal's metadata frames are passed over, its
-    compressed blocks opened, and its footer ends the follow."""
-    from ..follow import follow
-    from ..io.scanning import count as count_frames
-    from ..journal import blocks
-    from ..journal.records import BLOCK_ID, FOOTER_ID, decode_block, identifier_of, is_metadata
-
-    journal = source.journal is not None
-    if journal:
-        there = len(source.journal) if source.journal.footer is not None else source.journal.layout().frame_count
+    segments = is_segments(path)
+    if segments:
+        found = list_segments(path)
+        if not found:
+            usage_error(path, "no segments here (a directory or glob of fs.RotatingWriter segments)")
+        first_file = Path(found[-1])
+    elif not path.is_file():
+        usage_error(path, "no such file, directory of segments or glob")
     else:
-        there = count_frames(source.path, source.checksum, source.max_frame_len).frames
-    skip = max(0, there - last)
-    until = (lambda payload: identifier_of(payload) == FOOTER_ID) if journal else None
-    hl = source.header_len
-    offset = 0  # the follower reads the file from its first byte, frame after frame
-    number = 0
-    with follow(source.path, source.checksum, timeout=timeout, until=until,
-                max_frame_len=source.max_frame_len) as follower:
-        for payload in follower:
-            at = offset
-            offset += hl + len(payload)
-            if journal and is_metadata(payload):
-                if identifier_of(payload) != BLOCK_ID:
-                    continue  # header, index frames
-                record = decode_block(bytes(payload))
-                for inner in blocks.split(blocks.decompress(record), record.frame_count):
-                    if number >= skip:
-                        yield number, None, inner
-                    number += 1
-                continue
-            if number >= skip:
-                yield number, at, payload
-            number += 1
+        first_file = path
+    with guard(path), open_input(first_file, checksum, max_frame_len) as source:
+        render = Renderer.of(source, as_hex, schema_path, root_type, with_offsets)
+        if not (follow or follow_name or segments):
+            print_last(source, render, n)
+            return
+        if segments:
+            start = segments_start(found, source, n)
+        else:
+            offset, number, total = last_frames(path, source, n)
+            start = Start(None, offset, number, max(0, total - n))
+        live = follow or follow_name
+        frames = followed_frames(source, path, start, timeout=timeout if live else 0.0,
+                                 until_footer=not (follow_name or segments), torn_is_error=not live)
+        try:
+            write_lines(map(render.line, frames))
+        except KeyboardInterrupt:
+            pass  # Ctrl-C is how a follow normally ends
+
+
+def print_last(source: Input, render: Renderer, n: int) -> None:
+    """``tail`` of one file without -f (a torn end exits 2 after the frames)."""
+    if source.journal is not None:
+        total = len(source.journal)
+        write_lines(map(render.line, journal_frames(source, max(0, total - n), total)))
+        report_journal_end(source)
+        return
+    ends: List[Any] = []
+    write_lines(map(render.line, indexed_frames(source, n, ends.append)))
+    if ends and ends[0].end is RecoveryEnd.TORN_TAIL:
+        click.echo(f"error: {source.path}: torn tail: {len(ends[0])} good frames end at byte "
+                   f"{ends[0].end_offset}", err=True)
+        sys.exit(EXIT_TORN)

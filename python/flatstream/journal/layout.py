@@ -37,7 +37,7 @@ from .records import (
 
 __all__ = ["Layout", "BlockRef", "scan_layout", "salvage_layout", "footer_frame_len", "index_frame_len",
            "last_index", "read_footer", "tail_count", "parse_index_frame", "parse_footer_frame",
-           "read_index_at", "index_chain"]
+           "read_index_at", "index_chain", "last_frames_start"]
 
 _U32 = struct.Struct("<I")
 
@@ -413,3 +413,49 @@ def chain_payload_bytes(buf: Any, checksum: BuiltinChecksum, last: IndexRecord) 
     chain = index_chain(lambda pos: read_index_at(buf, checksum, pos), last,
                         len(buf) // index_frame_len(checksum.width) + 1)
     return sum(record.payload_bytes for record in chain)
+
+
+def last_frames_start(
+    buf: Any, checksum: BuiltinChecksum, header_end: int, n: int, *,
+    max_frame_len: Optional[int] = None, threads: int = 1,
+) -> Tuple[int, int, int]:
+    """Where the last ``n`` user frames of a journal begin, for a reader that
+    goes on from there (``flatstream tail -f``): ``(offset, number, total)``,
+    the byte offset of the frame to read first (a user frame, or the block
+    frame holding user frame ``total - n``), the user frame number of the
+    first message at that offset, and how many user frames there are.
+
+    Only the index chain (walked back from the last intact index frame, a
+    few small reads) and the frames from the chosen index segment on are
+    scanned; a journal without index frames is scanned whole."""
+    hl = 4 + checksum.width
+    record = last_index(buf, checksum, header_end)
+    scan_from, base = header_end, 0
+    layout: Optional[Layout] = None
+    if record is not None:
+        layout = scan_layout(buf, checksum, record.first_offset, max_frame_len=max_frame_len,
+                             threads=threads, base_frames=record.first_frame)
+        want = record.first_frame + layout.frame_count - n
+        scan_from, base = record.first_offset, record.first_frame
+        # Walk the chain back (index frames only) to the segment holding frame `want`.
+        links = len(buf) // index_frame_len(checksum.width) + 1
+        while record.first_frame > want and record.prev_index_offset != NO_OFFSET and links:
+            prev = read_index_at(buf, checksum, record.prev_index_offset)
+            if prev.first_frame + prev.frame_count != record.first_frame:
+                raise InvalidFrame("index frames disagree on frame numbers", offset=record.self_offset)
+            record, links, layout = prev, links - 1, None
+        if layout is None:
+            scan_from, base = record.first_offset, record.first_frame
+    if layout is None:
+        layout = scan_layout(buf, checksum, scan_from, max_frame_len=max_frame_len,
+                             threads=threads, base_frames=base)
+    total = base + layout.frame_count
+    want = max(base, total - n)
+    if want >= total:
+        return layout.end_offset, total, total
+    if layout.blocks:
+        for ref in layout.blocks:
+            if ref.first_frame <= want < ref.first_frame + ref.frame_count:
+                return ref.offset, ref.first_frame, total
+        raise InvalidFrame(f"no block holds frame {want}", offset=scan_from)  # pragma: no cover
+    return int(layout.user_offsets[want - base]) - hl, want, total
