@@ -40,21 +40,18 @@ CASES = [
         CONFORMANCE / "fixed_array.fbs",
         "conf::arrays::Root",
         (CONFORMANCE / "fixed_array.json",),
-        unsupported="fixed-length arrays in structs are not supported yet",
     ),
     Case(
         "union_struct_string",
         CONFORMANCE / "union_struct_string.fbs",
         "conf::unions::Root",
         (CONFORMANCE / "union_struct_string.json",),
-        unsupported="unions of structs and strings are not supported yet",
     ),
     Case(
         "union_vector",
         CONFORMANCE / "union_vector.fbs",
         "conf::uvec::Root",
         (CONFORMANCE / "union_vector.json",),
-        unsupported="vectors of unions are not supported yet",
     ),
     Case(
         "offset64",
