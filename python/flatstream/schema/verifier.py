@@ -28,6 +28,15 @@ same reason and position. It is chosen at each call while
 ``flatstream._kernels.SchemaVerifier`` is set (not under
 ``FLATSTREAM_PURE_PYTHON=1``); a schema or options it cannot describe, and
 objects that are not flat byte buffers, are left to the functions here.
+
+Why one module of ~950 lines: most of it is one class, the compiler, whose
+per-construct methods generate one verifying function per table and call each
+other for nested tables, vectors, unions and nested buffers; their shared
+state (the generated functions, the options, the lowering for the native
+twin) is that class. What stands apart has been moved out
+(``_verify_members`` for union members and vectors of unions, ``_compiler``
+for the message helpers the codec compilers share); splitting the class
+itself would spread one recursion over files.
 """
 
 from __future__ import annotations
