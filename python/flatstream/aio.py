@@ -507,10 +507,14 @@ class AsyncFileSink:
                 data, self._buf = bytes(self._buf), bytearray()
                 loop = asyncio.get_running_loop()
                 self._pending = loop.run_in_executor(None, self._write_out, data)
+            # Several tasks may drain at once (a fan-in's connections): each
+            # waits on the write in flight, and the first to see it done
+            # clears it, so the others must check the one they waited on.
+            pending = self._pending
             try:
-                await asyncio.shield(self._pending)
+                await asyncio.shield(pending)
             finally:
-                if self._pending.done():
+                if pending.done() and self._pending is pending:
                     self._pending = None
 
     async def drain(self) -> None:
