@@ -4,6 +4,10 @@
 //! encoder and decoder: whatever this code does not handle natively (a value
 //! of another type, out of range, a payload without the byte buffer protocol)
 //! goes to them, so results and errors are the pure codec's.
+//!
+//! Why one file of ~800 lines: it is one Python class, `TableCodec`, whose
+//! encode and decode share its compiled steps and its hand-over to the pure
+//! codec; PyO3 puts a class's methods in one `#[pymethods]` block.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

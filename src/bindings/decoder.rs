@@ -8,6 +8,10 @@
 //! new chunk is built instead), so a view can never show another message's
 //! bytes; `release_views` marks the previous view stale when the decoder
 //! advances, which is the read-buffer contract of the Python API.
+//!
+//! Why one file of ~900 lines: `FrameDecoder` and `FrameView` share the chunk
+//! storage and its safety argument (a view's bytes are never written while it
+//! lives); keeping the two and that argument together keeps the proof local.
 
 use std::os::raw::c_int;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -16,6 +16,10 @@
 //!
 //! Encode (the other direction) is in `columnar_encode`; the decode fused
 //! with the frame walk in `columnar_stream`.
+//!
+//! Why one file of ~750 lines: it is one `Decoder` (its plan and its row
+//! walk) and the layout cache its fast path shares with `columnar_stream`;
+//! encode, the fused frame walk and the tests are already their own files.
 
 use crate::codec::{locate, Field, Kind, Scalar, StructLayout};
 

@@ -15,6 +15,10 @@
 //! bytes, offsets 32 bits). Recursion is bounded by the depth limit, which the
 //! constructor caps at [`MAX_DEPTH`]. Plain Rust: cargo test and cargo-fuzz
 //! use it without Python.
+//!
+//! Why one file of ~900 lines: one recursive walk (`Verifier`) whose order of
+//! checks must match the pure twin's step for step; its unit tests are at the
+//! end.
 
 use std::fmt;
 
