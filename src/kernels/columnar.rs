@@ -17,8 +17,8 @@
 //! Encode (the other direction) is in `columnar_encode`; the decode fused
 //! with the frame walk in `columnar_stream`.
 //!
-//! Why one file of ~750 lines: it is one `Decoder` (its plan and its row
-//! walk) and the layout cache its fast path shares with `columnar_stream`;
+//! Why one file of ~750 lines: it is one `Decoder` (its plan, its row walk
+//! and the layout cache of its fast path), which `columnar_stream` drives;
 //! encode, the fused frame walk and the tests are already their own files.
 
 use crate::codec::{locate, Field, Kind, Scalar, StructLayout};
